@@ -1,0 +1,42 @@
+#include <fmt/core.h>
+
+#include <string_view>
+
+#include "cli/commands.h"
+
+namespace {
+
+constexpr std::string_view kUsage = R"(Usage: qvpn COMMAND [ARGS]
+
+  up [-c FILE]           run a node from FILE (TOML or wg-quick .conf); without -c the
+                         default config, created with a fresh key on first run
+  down [IFACE]           stop the node running IFACE
+  status [IFACE] [--json]
+                         interfaces, peers, endpoints, handshakes and traffic
+  genkey                 print a new private key (base64), as `wg genkey`
+  pubkey                 read a private key on stdin, print its public key, as `wg pubkey`
+
+qvpn-wg IFACE is the drop-in for wireguard-go, driven by wg(8) and wg-quick(8).
+)";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    fmt::print(stderr, "{}", kUsage);
+    return 2;
+  }
+  const std::string_view cmd = argv[1];
+  const qvpn::cli::Args args(argv + 2, argv + argc);
+  if (cmd == "up") return qvpn::cli::cmd_up(args);
+  if (cmd == "down") return qvpn::cli::cmd_down(args);
+  if (cmd == "status") return qvpn::cli::cmd_status(args);
+  if (cmd == "genkey") return qvpn::cli::cmd_genkey(args);
+  if (cmd == "pubkey") return qvpn::cli::cmd_pubkey(args);
+  if (cmd == "help" || cmd == "--help" || cmd == "-h") {
+    fmt::print("{}", kUsage);
+    return 0;
+  }
+  fmt::print(stderr, "qvpn: unknown command '{}'\n\n{}", cmd, kUsage);
+  return 2;
+}

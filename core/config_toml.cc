@@ -1,0 +1,262 @@
+// qvpn's TOML config format (docs/config.md):
+//   [interface]  name, private_key_file | private_key, listen_port, address, mtu, fwmark
+//   [[peer]]     public_key, endpoint, allowed_ips, persistent_keepalive,
+//                preshared_key_file | preshared_key
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <limits>
+#include <utility>
+#include <vector>
+
+#include "core/config.h"
+#include "core/config_values.h"
+
+namespace qvpn::core {
+
+namespace {
+
+int line_of(const toml::source_region& r) { return static_cast<int>(r.begin.line); }
+
+const char* type_name(toml::node_type t) {
+  switch (t) {
+    case toml::node_type::table:
+      return "a table";
+    case toml::node_type::array:
+      return "an array";
+    case toml::node_type::string:
+      return "a string";
+    case toml::node_type::integer:
+      return "an integer";
+    case toml::node_type::floating_point:
+      return "a floating-point number";
+    case toml::node_type::boolean:
+      return "a boolean";
+    case toml::node_type::date:
+      return "a date";
+    case toml::node_type::time:
+      return "a time";
+    case toml::node_type::date_time:
+      return "a date-time";
+    case toml::node_type::none:
+      break;
+  }
+  return "nothing";
+}
+
+[[noreturn]] void wrong_type(const ConfigSite& site, const toml::node& v, const char* expected) {
+  fail_at(site, std::string("expected ") + expected + ", got " + type_name(v.type()));
+}
+
+const std::string& string_of(const toml::node& v, const ConfigSite& site) {
+  const auto* s = v.as_string();
+  if (!s) wrong_type(site, v, "a string");
+  return s->get();
+}
+
+int64_t integer_of(const toml::node& v, const ConfigSite& site, int64_t min, int64_t max) {
+  const auto* i = v.as_integer();
+  if (!i) wrong_type(site, v, "an integer");
+  if (i->get() < min || i->get() > max) {
+    fail_at(site, std::to_string(i->get()) + " is out of range " + std::to_string(min) + ".." +
+                      std::to_string(max));
+  }
+  return i->get();
+}
+
+// A string or an array of strings; calls f(text, site) for each, with the element's line.
+template <typename F>
+void for_each_string(const toml::node& v, const ConfigSite& site, F&& f) {
+  if (const auto* s = v.as_string()) {
+    f(s->get(), site);
+    return;
+  }
+  const auto* array = v.as_array();
+  if (!array) wrong_type(site, v, "an array of strings");
+  for (const toml::node& element : *array) {
+    const ConfigSite element_site{site.file, line_of(element.source()), site.key};
+    f(string_of(element, element_site), element_site);
+  }
+}
+
+// A table's entries in file order (toml++ keeps them sorted by name), so that the first
+// error reported is the first in the file.
+std::vector<std::pair<const toml::key*, const toml::node*>> in_file_order(const toml::table& t) {
+  std::vector<std::pair<const toml::key*, const toml::node*>> entries;
+  for (auto&& [k, v] : t) entries.emplace_back(&k, &v);
+  std::stable_sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) {
+    const auto& pa = a.first->source().begin;
+    const auto& pb = b.first->source().begin;
+    return pa.line != pb.line ? pa.line < pb.line : pa.column < pb.column;
+  });
+  return entries;
+}
+
+// Relative key files live next to the config.
+std::filesystem::path resolve_key_file(const std::filesystem::path& config_file,
+                                       const std::string& text, const ConfigSite& site) {
+  if (text.empty()) fail_at(site, "empty path");
+  const std::filesystem::path p(text);
+  return p.is_absolute() ? p : config_file.parent_path() / p;
+}
+
+// toml++ keeps its own copies of inline secrets; overwrite them before the table is freed.
+class WipeTomlSecrets {
+ public:
+  explicit WipeTomlSecrets(toml::table& root) : root_(root) {}
+  WipeTomlSecrets(const WipeTomlSecrets&) = delete;
+  WipeTomlSecrets& operator=(const WipeTomlSecrets&) = delete;
+  ~WipeTomlSecrets() {
+    if (auto* t = root_["interface"].as_table()) wipe(*t, "private_key");
+    if (auto* peers = root_["peer"].as_array()) {
+      for (auto& p : *peers) {
+        if (auto* t = p.as_table()) wipe(*t, "preshared_key");
+      }
+    }
+  }
+
+ private:
+  static void wipe(toml::table& t, std::string_view key) {
+    if (auto* s = t[key].as_string()) dataplane::secure_wipe(s->get().data(), s->get().size());
+  }
+  toml::table& root_;
+};
+
+void parse_interface(const toml::table& table, const std::filesystem::path& file,
+                     const ConfigParseOptions& options, Config& config, ConfigLayout& layout) {
+  InterfaceConfig& iface = config.interface;
+  int key_file_line = 0;
+  int inline_key_line = 0;
+  for (const auto& [k, v_ptr] : in_file_order(table)) {
+    const toml::node& v = *v_ptr;
+    const std::string_view key = k->str();
+    const ConfigSite site{file, line_of(k->source()), key};
+    if (key == "name") {
+      iface.name = parse_interface_name_value(string_of(v, site), site);
+    } else if (key == "private_key_file") {
+      iface.private_key_file = resolve_key_file(file, string_of(v, site), site);
+      iface.private_key = read_key_file_value(iface.private_key_file, site, options);
+      key_file_line = site.line;
+    } else if (key == "private_key") {
+      check_inline_secret_allowed(site, options);
+      iface.private_key = parse_secret_key_value(string_of(v, site), site);
+      inline_key_line = site.line;
+    } else if (key == "listen_port") {
+      const auto port = integer_of(v, site, 0, 65535);
+      // 0 asks for a free port, as when the key is absent.
+      if (port != 0) iface.listen_port = static_cast<uint16_t>(port);
+    } else if (key == "address") {
+      for_each_string(v, site, [&](const std::string& text, const ConfigSite& s) {
+        iface.addresses.push_back(parse_address_value(text, s));
+      });
+    } else if (key == "mtu") {
+      iface.mtu = static_cast<uint32_t>(integer_of(v, site, kMinMtu, kMaxMtu));
+      layout.mtu_line = site.line;
+    } else if (key == "fwmark") {
+      iface.fwmark =
+          static_cast<uint32_t>(integer_of(v, site, 0, std::numeric_limits<uint32_t>::max()));
+    } else {
+      fail_at(site,
+              "unknown key in [interface] (known: name, private_key_file, private_key, "
+              "listen_port, address, mtu, fwmark)");
+    }
+  }
+  if (key_file_line && inline_key_line) {
+    fail_at({file, std::max(key_file_line, inline_key_line), "private_key"},
+            "give either private_key_file or private_key, not both");
+  }
+}
+
+PeerConfig parse_peer(const toml::table& table, int peer_line, const std::filesystem::path& file,
+                      const ConfigParseOptions& options) {
+  PeerConfig peer;
+  bool has_public_key = false;
+  int key_file_line = 0;
+  int inline_key_line = 0;
+  for (const auto& [k, v_ptr] : in_file_order(table)) {
+    const toml::node& v = *v_ptr;
+    const std::string_view key = k->str();
+    const ConfigSite site{file, line_of(k->source()), key};
+    if (key == "public_key") {
+      peer.public_key = parse_public_key_value(string_of(v, site), site);
+      has_public_key = true;
+    } else if (key == "endpoint") {
+      peer.endpoint = parse_endpoint_value(string_of(v, site), site);
+    } else if (key == "allowed_ips") {
+      for_each_string(v, site, [&](const std::string& text, const ConfigSite& s) {
+        peer.allowed_ips.push_back(parse_prefix_value(text, s));
+      });
+    } else if (key == "persistent_keepalive") {
+      peer.persistent_keepalive = static_cast<uint16_t>(integer_of(v, site, 0, 65535));
+    } else if (key == "preshared_key_file") {
+      peer.preshared_key_file = resolve_key_file(file, string_of(v, site), site);
+      peer.preshared_key = read_key_file_value(peer.preshared_key_file, site, options);
+      key_file_line = site.line;
+    } else if (key == "preshared_key") {
+      check_inline_secret_allowed(site, options);
+      peer.preshared_key = parse_secret_key_value(string_of(v, site), site);
+      inline_key_line = site.line;
+    } else {
+      fail_at(site,
+              "unknown key in [[peer]] (known: public_key, endpoint, allowed_ips, "
+              "persistent_keepalive, preshared_key_file, preshared_key)");
+    }
+  }
+  if (!has_public_key) fail_at({file, peer_line, "public_key"}, "missing: every peer needs one");
+  if (key_file_line && inline_key_line) {
+    fail_at({file, std::max(key_file_line, inline_key_line), "preshared_key"},
+            "give either preshared_key_file or preshared_key, not both");
+  }
+  return peer;
+}
+
+}  // namespace
+
+Config parse_toml(std::string_view text, const std::filesystem::path& file,
+                  const ConfigParseOptions& options) {
+  toml::table root;
+  try {
+    root = toml::parse(text, file.string());
+  } catch (const toml::parse_error& e) {
+    throw ConfigError(file, line_of(e.source()), "",
+                      "not valid TOML: " + std::string(e.description()));
+  }
+  WipeTomlSecrets wipe(root);
+
+  Config config;
+  ConfigLayout layout;
+  layout.private_key_name = "private_key";
+  layout.public_key_name = "public_key";
+  layout.mtu_name = "mtu";
+  layout.allowed_ips_name = "allowed_ips";
+  bool has_interface = false;
+  for (const auto& [k, v_ptr] : in_file_order(root)) {
+    const toml::node& v = *v_ptr;
+    const std::string_view key = k->str();
+    const ConfigSite site{file, line_of(k->source()), key};
+    if (key == "interface") {
+      const auto* table = v.as_table();
+      if (!table) wrong_type(site, v, "a table ([interface])");
+      layout.interface_line = line_of(v.source());
+      parse_interface(*table, file, options, config, layout);
+      has_interface = true;
+    } else if (key == "peer") {
+      const auto* peers = v.as_array();
+      if (!peers) fail_at(site, "write each peer as [[peer]] (an array of tables)");
+      for (const toml::node& p : *peers) {
+        const auto* table = p.as_table();
+        const ConfigSite peer_site{file, line_of(p.source()), key};
+        if (!table) wrong_type(peer_site, p, "a table");
+        config.peers.push_back(parse_peer(*table, peer_site.line, file, options));
+        layout.peer_lines.push_back(peer_site.line);
+      }
+    } else {
+      fail_at(site, "unknown top-level key (known: [interface], [[peer]])");
+    }
+  }
+  if (!has_interface) throw ConfigError(file, 0, "interface", "missing: add an [interface] table");
+  check_config(config, file, layout);
+  return config;
+}
+
+}  // namespace qvpn::core

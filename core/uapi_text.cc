@@ -1,0 +1,196 @@
+#include "core/uapi_text.h"
+
+#include <charconv>
+#include <limits>
+
+namespace qvpn::core {
+
+namespace {
+
+// Decimal digits only, as Go's strconv.ParseUint(s, 10, bits): no sign, no space, not empty.
+template <typename T>
+std::optional<T> parse_unsigned(std::string_view text) {
+  if (text.empty() || text.front() < '0' || text.front() > '9') return std::nullopt;
+  T value{};
+  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+// "10.0.0.0/24" with an explicit length (netip.ParsePrefix); no leading zeros in it.
+std::optional<dataplane::IpPrefix> parse_allowed_ip(std::string_view text) {
+  const size_t slash = text.find('/');
+  if (slash == std::string_view::npos) return std::nullopt;
+  const std::string_view len = text.substr(slash + 1);
+  if (len.empty() || (len.size() > 1 && len.front() == '0')) return std::nullopt;
+  return dataplane::IpPrefix::parse(text);
+}
+
+UapiError invalid(std::string message) { return UapiError{kUapiErrorInvalid, std::move(message)}; }
+
+// Keys echoed into log messages are cut short; values are never echoed, as they may be keys.
+std::string shown(std::string_view key) {
+  constexpr size_t kMaxShown = 64;
+  std::string out;
+  for (char c : key.substr(0, kMaxShown)) {
+    out += (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) ? '?' : c;
+  }
+  return out;
+}
+
+std::optional<UapiError> set_device_key(UapiSet& set, std::string_view key,
+                                        std::string_view value) {
+  if (key == "private_key") {
+    // All zeros is allowed here (FromMaybeZeroHex): it removes the key.
+    auto bytes = dataplane::key_from_hex(value);
+    if (!bytes) return invalid("failed to set private_key: not 64 hex digits");
+    set.private_key.emplace(std::span<const uint8_t, dataplane::kKeySize>(*bytes));
+    dataplane::secure_wipe(bytes->data(), bytes->size());
+  } else if (key == "listen_port") {
+    const auto port = parse_unsigned<uint16_t>(value);
+    if (!port) return invalid("failed to parse listen_port");
+    set.listen_port = *port;
+  } else if (key == "fwmark") {
+    const auto mark = parse_unsigned<uint32_t>(value);
+    if (!mark) return invalid("invalid fwmark");
+    set.fwmark = *mark;
+  } else if (key == "replace_peers") {
+    if (value != "true") return invalid("failed to set replace_peers, invalid value");
+    set.replace_peers = true;
+  } else {
+    return invalid("invalid UAPI device key: " + shown(key));
+  }
+  return std::nullopt;
+}
+
+std::optional<UapiError> set_peer_key(UapiPeerSet& peer, std::string_view key,
+                                      std::string_view value) {
+  if (key == "update_only") {
+    if (value != "true") return invalid("failed to set update only, invalid value");
+    peer.update_only = true;
+  } else if (key == "remove") {
+    if (value != "true") return invalid("failed to set remove, invalid value");
+    peer.remove = true;
+  } else if (key == "preshared_key") {
+    auto bytes = dataplane::key_from_hex(value);
+    if (!bytes) return invalid("failed to set preshared key: not 64 hex digits");
+    peer.preshared_key.emplace(std::span<const uint8_t, dataplane::kKeySize>(*bytes));
+    dataplane::secure_wipe(bytes->data(), bytes->size());
+  } else if (key == "endpoint") {
+    const auto endpoint = platform::Endpoint::parse(value);
+    if (!endpoint) return invalid("failed to set endpoint " + shown(value));
+    peer.endpoint = *endpoint;
+  } else if (key == "persistent_keepalive_interval") {
+    const auto secs = parse_unsigned<uint16_t>(value);
+    if (!secs) return invalid("failed to set persistent keepalive interval");
+    peer.persistent_keepalive = *secs;
+  } else if (key == "replace_allowed_ips") {
+    if (value != "true") return invalid("failed to replace allowedips, invalid value");
+    // wireguard-go removes the peer's allowed IPs at this line, including any this same
+    // operation added above it.
+    peer.replace_allowed_ips = true;
+    peer.allowed_ips.clear();
+  } else if (key == "allowed_ip") {
+    const auto prefix = parse_allowed_ip(value);
+    if (!prefix) return invalid("failed to set allowed ip " + shown(value));
+    peer.allowed_ips.push_back(*prefix);
+  } else if (key == "protocol_version") {
+    if (value != "1") return invalid("invalid protocol version");
+  } else {
+    return invalid("invalid UAPI peer key: " + shown(key));
+  }
+  return std::nullopt;
+}
+
+void add_line(std::string& out, std::string_view key, std::string_view value) {
+  out += key;
+  out += '=';
+  out += value;
+  out += '\n';
+}
+
+// A key line whose value is secret: the hex text is wiped once copied.
+void add_secret_line(std::string& out, std::string_view key, const dataplane::SecretKey& secret) {
+  std::string hex = dataplane::to_hex(secret.span());
+  add_line(out, key, hex);
+  dataplane::secure_wipe(hex.data(), hex.size());
+}
+
+// Upper bounds of the answer's parts, so that one reservation holds it all and no
+// reallocation leaves a copy of a key behind in freed memory.
+constexpr size_t kMaxDeviceText = 256;
+constexpr size_t kMaxPeerText = 512;      // every peer line but allowed_ip
+constexpr size_t kMaxAllowedIpText = 64;  // "allowed_ip=" + IPv6 text + "/128\n"
+
+}  // namespace
+
+std::variant<UapiSet, UapiError> parse_uapi_set(std::string_view body) {
+  UapiSet set;
+  while (!body.empty()) {
+    const size_t eol = body.find('\n');
+    std::string_view line = body.substr(0, eol);
+    body = eol == std::string_view::npos ? std::string_view() : body.substr(eol + 1);
+    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+    if (line.empty()) break;  // the blank line ends the operation
+
+    const size_t eq = line.find('=');
+    if (eq == std::string_view::npos) {
+      return UapiError{kUapiErrorProtocol, "failed to parse line " + shown(line.substr(0, 64))};
+    }
+    const std::string_view key = line.substr(0, eq);
+    const std::string_view value = line.substr(eq + 1);
+
+    std::optional<UapiError> error;
+    if (key == "public_key") {
+      const auto bytes = dataplane::key_from_hex(value);
+      if (!bytes) return invalid("failed to get peer by public key: not 64 hex digits");
+      set.peers.emplace_back();
+      set.peers.back().public_key.bytes = *bytes;
+    } else if (set.peers.empty()) {
+      error = set_device_key(set, key, value);
+    } else {
+      error = set_peer_key(set.peers.back(), key, value);
+    }
+    if (error) return *std::move(error);
+  }
+  return set;
+}
+
+std::string format_uapi_get(const UapiState& state) {
+  std::string out;
+  size_t size = kMaxDeviceText;
+  for (const UapiPeerState& peer : state.peers) {
+    size += kMaxPeerText + peer.allowed_ips.size() * kMaxAllowedIpText;
+  }
+  out.reserve(size);
+  if (state.private_key && !state.private_key->is_zero()) {
+    add_secret_line(out, "private_key", *state.private_key);
+  }
+  if (state.listen_port != 0) add_line(out, "listen_port", std::to_string(state.listen_port));
+  if (state.fwmark != 0) add_line(out, "fwmark", std::to_string(state.fwmark));
+
+  const dataplane::SecretKey no_psk;
+  for (const UapiPeerState& peer : state.peers) {
+    add_line(out, "public_key", dataplane::to_hex(peer.public_key.bytes));
+    const dataplane::SecretKey& psk = peer.preshared_key ? *peer.preshared_key : no_psk;
+    add_secret_line(out, "preshared_key", psk);
+    add_line(out, "protocol_version", "1");
+    if (peer.endpoint) add_line(out, "endpoint", peer.endpoint->to_string());
+    add_line(out, "last_handshake_time_sec", std::to_string(peer.last_handshake_sec));
+    add_line(out, "last_handshake_time_nsec", std::to_string(peer.last_handshake_nsec));
+    add_line(out, "tx_bytes", std::to_string(peer.tx_bytes));
+    add_line(out, "rx_bytes", std::to_string(peer.rx_bytes));
+    add_line(out, "persistent_keepalive_interval", std::to_string(peer.persistent_keepalive));
+    for (const auto& prefix : peer.allowed_ips) add_line(out, "allowed_ip", prefix.to_string());
+  }
+  out += format_uapi_errno(0);
+  return out;
+}
+
+std::string format_uapi_errno(int errno_value) {
+  // Negate in 64 bits so that INT_MIN cannot overflow.
+  const int64_t wire = errno_value > 0 ? -static_cast<int64_t>(errno_value) : errno_value;
+  return "errno=" + std::to_string(wire) + "\n\n";
+}
+
+}  // namespace qvpn::core

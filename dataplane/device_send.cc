@@ -1,0 +1,131 @@
+// Outbound flow: TUN packet -> peer by destination -> staged -> encrypted -> UDP.
+#include <cstring>
+
+#include "dataplane/aead.h"
+#include "dataplane/device.h"
+#include "dataplane/endian.h"
+#include "dataplane/tai64n.h"
+
+namespace qvpn::dataplane {
+
+void Device::handle_tun_packet(std::span<const uint8_t> ip_packet, platform::TimePoint now,
+                               Sink& sink) {
+  const PeerId id = allowed_ips_.lookup_packet(ip_packet, /*by_source=*/false);
+  Peer* peer = peer_by_id(id);
+  if (!peer || ip_packet.size() > 65535) {
+    ++counters_.drop_no_route;
+    return;
+  }
+  if (!peer->endpoint) {
+    ++counters_.drop_no_endpoint;
+    return;
+  }
+  // Fast path: nothing waiting and a usable session, so no copy into the stage.
+  Keypair* kp = peer->keypairs.current.get();
+  if (peer->staged.empty() && kp && kp->can_send(now)) {
+    encrypt_and_send(*peer, *kp, ip_packet, now, sink);
+    keep_key_fresh_on_send(*peer, now, sink);
+    return;
+  }
+  if (peer->staged.size() >= kMaxStagedPackets) {
+    peer->staged.pop_front();
+    ++counters_.drop_staged_overflow;
+  }
+  peer->staged.emplace_back(ip_packet.begin(), ip_packet.end());
+  send_staged(*peer, now, sink);
+}
+
+void Device::send_staged(Peer& peer, platform::TimePoint now, Sink& sink) {
+  Keypair* kp = peer.keypairs.current.get();
+  if (!kp || !kp->can_send(now)) {
+    send_initiation(peer, /*is_retry=*/false, now, sink);
+    return;
+  }
+  while (!peer.staged.empty()) {
+    if (!encrypt_and_send(peer, *kp, peer.staged.front(), now, sink)) {
+      send_initiation(peer, false, now, sink);
+      return;
+    }
+    peer.staged.pop_front();
+  }
+  keep_key_fresh_on_send(peer, now, sink);
+}
+
+// Message: type 4 | receiver index | counter | AEAD(packet padded to 16, capped at MTU).
+bool Device::encrypt_and_send(Peer& peer, Keypair& kp, std::span<const uint8_t> packet,
+                              platform::TimePoint now, Sink& sink) {
+  if (!peer.endpoint || kp.send_counter >= kRejectAfterMessages) return false;
+  const uint64_t counter = kp.send_counter++;
+  size_t padded = (packet.size() + kPaddingMultiple - 1) / kPaddingMultiple * kPaddingMultiple;
+  if (padded > mtu_) padded = std::max(mtu_, packet.size());
+
+  TransportHeader header{to_le<uint32_t>(uint32_t(MessageType::kTransportData)),
+                         to_le(kp.remote_index), to_le(counter)};
+  uint8_t* out = tx_buf_.data();
+  std::memcpy(out, &header, sizeof(header));
+  uint8_t* body = out + kTransportHeaderSize;
+  if (!packet.empty()) std::memcpy(body, packet.data(), packet.size());
+  std::memset(body + packet.size(), 0, padded - packet.size());
+  aead_seal({body, padded + kAeadTagSize}, kp.send_key.span(), counter, {body, padded});
+
+  const size_t total = kTransportHeaderSize + padded + kAeadTagSize;
+  sink.send_datagram({out, total}, *peer.endpoint);
+  ++counters_.tx_datagrams;
+  peer.stats.tx_bytes += total;
+  on_any_authenticated_packet_sent(peer);
+  on_any_authenticated_packet_traversal(peer, now);
+  if (!packet.empty()) on_data_sent(peer, now);
+  return true;
+}
+
+// A keepalive is an empty data packet; with no session it waits in the stage like any
+// other packet, and so starts a handshake.
+void Device::send_keepalive(Peer& peer, platform::TimePoint now, Sink& sink) {
+  if (peer.staged.empty()) peer.staged.emplace_back();
+  send_staged(peer, now, sink);
+}
+
+void Device::send_initiation(Peer& peer, bool is_retry, platform::TimePoint now, Sink& sink) {
+  if (!is_retry) peer.timers.handshake_attempts = 0;
+  if (peer.last_sent_handshake && now - *peer.last_sent_handshake < kRekeyTimeout) return;
+  if (!peer.endpoint) {
+    ++counters_.drop_no_endpoint;
+    return;
+  }
+  if (peer.handshake.local_index) release_index(peer.handshake.local_index);
+  peer.handshake.clear();
+  const uint32_t index = allocate_index(peer.id);
+  HandshakeInitiation msg;
+  if (!create_initiation(msg, peer.handshake, identity_, index, tai64n_from(wall_clock_()))) {
+    release_index(index);
+    peer.handshake.clear();
+    return;
+  }
+  peer.last_sent_handshake = now;
+  ++counters_.handshakes_initiated;
+  on_any_authenticated_packet_traversal(peer, now);
+  on_any_authenticated_packet_sent(peer);
+  send_handshake_message(peer, {reinterpret_cast<uint8_t*>(&msg), sizeof(msg)}, now, sink);
+  on_handshake_initiated(peer, now);
+}
+
+void Device::send_handshake_message(Peer& peer, std::span<uint8_t> msg, platform::TimePoint now,
+                                    Sink& sink) {
+  peer.cookie.add_macs(msg, now);
+  sink.send_datagram(msg, *peer.endpoint);
+  ++counters_.tx_datagrams;
+  peer.stats.tx_bytes += msg.size();
+}
+
+// Whitepaper 6.2: the initiator of the current session starts a new handshake after
+// Rekey-After-Messages messages or Rekey-After-Time.
+void Device::keep_key_fresh_on_send(Peer& peer, platform::TimePoint now, Sink& sink) {
+  const Keypair* kp = peer.keypairs.current.get();
+  if (kp && kp->can_send(now) &&
+      (kp->send_counter > kRekeyAfterMessages ||
+       (kp->initiator && now - kp->birth >= kRekeyAfterTime))) {
+    send_initiation(peer, false, now, sink);
+  }
+}
+
+}  // namespace qvpn::dataplane

@@ -1,0 +1,119 @@
+// The dual-stack UDP socket on loopback: one port for IPv4 and IPv6, senders reported un-mapped.
+#include <doctest/doctest.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <string>
+#include <system_error>
+
+#include "platform/udp_socket.h"
+
+using qvpn::platform::Endpoint;
+using qvpn::platform::UdpSocket;
+
+namespace {
+
+bool readable(const UdpSocket& s, int timeout_ms = 2000) {
+  pollfd p{s.fd(), POLLIN, 0};
+  return ::poll(&p, 1, timeout_ms) == 1;
+}
+
+Endpoint at(const char* ip, uint16_t port) {
+  auto ep = Endpoint::parse(std::string(ip) + ":" + std::to_string(port));
+  REQUIRE(ep);
+  return *ep;
+}
+
+// Sends `text` from a to b at address `ip` and checks what b sees.
+void exchange(UdpSocket& a, UdpSocket& b, const char* ip, bool expect_v6) {
+  const std::string text = std::string("hello over ") + ip;
+  auto to = at(ip, b.local_port());
+  REQUIRE(a.send_to({reinterpret_cast<const uint8_t*>(text.data()), text.size()}, to) ==
+          static_cast<ssize_t>(text.size()));
+  REQUIRE(readable(b));
+  std::array<uint8_t, 2048> buf{};
+  Endpoint from;
+  ssize_t n = b.recv_from(buf, from);
+  REQUIRE(n == static_cast<ssize_t>(text.size()));
+  CHECK(std::memcmp(buf.data(), text.data(), text.size()) == 0);
+  CHECK(from.port == a.local_port());
+  CHECK(from.ip.v6 == expect_v6);
+  CHECK(from == at(ip, a.local_port()));
+}
+
+}  // namespace
+
+TEST_CASE("two sockets on random ports exchange datagrams over 127.0.0.1 and ::1") {
+  auto a = UdpSocket::bind(0);
+  auto b = UdpSocket::bind(0);
+  CHECK(a.local_port() != 0);
+  CHECK(b.local_port() != 0);
+  CHECK(a.local_port() != b.local_port());
+  CHECK(a.fd() >= 0);
+
+  exchange(a, b, "127.0.0.1", false);  // arrives as ::ffff:127.0.0.1, reported as 127.0.0.1
+  exchange(b, a, "127.0.0.1", false);
+  if (a.dual_stack()) {
+    exchange(a, b, "[::1]", true);
+    exchange(b, a, "[::1]", true);
+  } else {
+    MESSAGE("no IPv6 in this kernel; skipped ::1");
+  }
+}
+
+TEST_CASE("non-blocking receive on an empty socket returns EAGAIN") {
+  auto s = UdpSocket::bind(0);
+  s.set_nonblocking(true);
+  std::array<uint8_t, 64> buf{};
+  Endpoint from;
+  errno = 0;
+  ssize_t n = s.recv_from(buf, from);
+  int err = errno;  // before any doctest output can change it
+  CHECK(n == -1);
+  CHECK((err == EAGAIN || err == EWOULDBLOCK));
+  s.set_nonblocking(false);
+}
+
+TEST_CASE("binding a port in use throws an error naming the port") {
+  auto a = UdpSocket::bind(0);
+  std::string port = std::to_string(a.local_port());
+  try {
+    auto b = UdpSocket::bind(a.local_port());
+    FAIL("expected EADDRINUSE");
+  } catch (const std::system_error& e) {
+    CHECK(e.code().value() == EADDRINUSE);
+    CHECK(std::string(e.what()).find(port) != std::string::npos);
+  }
+}
+
+TEST_CASE("move transfers ownership; buffers and fwmark can be set") {
+  auto a = UdpSocket::bind(0);
+  int fd = a.fd();
+  uint16_t port = a.local_port();
+  UdpSocket b = std::move(a);
+  CHECK(b.fd() == fd);
+  CHECK(b.local_port() == port);
+  CHECK(a.fd() == -1);  // NOLINT(bugprone-use-after-move): moved-from state is specified
+
+  int rcvbuf = 0;
+  socklen_t len = sizeof rcvbuf;
+  REQUIRE(getsockopt(b.fd(), SOL_SOCKET, SO_RCVBUF, &rcvbuf, &len) == 0);
+  MESSAGE("SO_RCVBUF is " << rcvbuf);
+  CHECK(rcvbuf > 0);
+
+  if (geteuid() == 0) {
+    try {
+      b.set_fwmark(0x51820);
+      uint32_t mark = 0;
+      len = sizeof mark;
+      REQUIRE(getsockopt(b.fd(), SOL_SOCKET, SO_MARK, &mark, &len) == 0);
+      CHECK(mark == 0x51820u);
+    } catch (const std::system_error& e) {
+      MESSAGE("SO_MARK unsupported here: " << e.what());
+    }
+  }
+}
