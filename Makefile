@@ -2,7 +2,8 @@
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 JOBS ?= $(shell nproc)
-CONFIG ?= $(HOME)/.config/qvpn/qvpn.toml
+# Unset: /etc/qvpn/qvpn.toml for root, else $XDG_CONFIG_HOME/qvpn/qvpn.toml.
+CONFIG ?=
 
 .PHONY: deps build build-asan up test test-unit test-asan test-e2e fuzz bench format clean
 
@@ -19,7 +20,7 @@ build-asan: deps
 
 # Builds, then runs a node on the default config (created with a fresh key on first run).
 up: build
-	$(BUILD)/qvpn up -c $(CONFIG)
+	$(BUILD)/qvpn up $(if $(CONFIG),-c $(CONFIG))
 
 # Every test: unit and simulation (plain and ASan+UBSan), fuzzers for a bounded time, e2e labs.
 test: build build-asan
