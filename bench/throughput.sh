@@ -87,8 +87,9 @@ DAEMONS=()   # pids of the daemons of the current configuration
 cpu_ticks() {  # total utime+stime of DAEMONS
   local pid sum=0 f
   for pid in "${DAEMONS[@]}"; do
-    f=$(cut -d' ' -f14,15 "/proc/$pid/stat" 2>/dev/null) || continue
-    sum=$((sum + ${f% *} + ${f#* }))
+    f=$(cat "/proc/$pid/stat" 2>/dev/null) || continue
+    read -r -a f <<<"${f##*) }"   # fields after "PID (COMM) ": [11] utime, [12] stime
+    sum=$((sum + f[11] + f[12]))
   done
   echo "$sum"
 }

@@ -6,7 +6,7 @@ pkgs=(
   libsodium-dev android-libboringssl-dev libasio-dev libfmt-dev libtomlplusplus-dev
   doctest-dev libbenchmark-dev libsystemd-dev nlohmann-json3-dev
   iproute2 iptables iputils-ping procps psmisc python3
-  wireguard-go wireguard-tools iperf3
+  wireguard-go wireguard-tools iperf3 shellcheck
 )
 missing=()
 for p in "${pkgs[@]}"; do

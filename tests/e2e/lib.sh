@@ -127,8 +127,9 @@ lab_on_signal() {
 
 lab_alive() {  # PID: running (not a zombie)
   local st
-  [[ -r /proc/$1/stat ]] || return 1
-  st=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 1
+  st=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+  st=${st##*) }   # the state follows "PID (COMM) ", and COMM may hold spaces
+  st=${st%% *}
   [[ -n $st && $st != Z && $st != X ]]
 }
 
