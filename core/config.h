@@ -80,7 +80,8 @@ struct Config {
 };
 
 // A configuration that cannot be used. what() is "FILE:LINE: KEY: what is wrong"; the line
-// part is left out when line() is 0 (not tied to a line) and the key part when key() is "".
+// part is left out when line() is 0 (not tied to a line), the key part when key() is "", and
+// the file part when file() is empty (a config not read from a file).
 class ConfigError : public std::runtime_error {
  public:
   ConfigError(std::filesystem::path file, int line, std::string key, const std::string& problem);

@@ -40,9 +40,10 @@ std::string quoted(std::string_view text) {
 
 std::string format_config_message(const std::filesystem::path& file, int line, std::string_view key,
                                   std::string_view problem) {
+  // Callers outside a file (a config built in memory) pass an empty path: no "FILE:" then.
   std::string out = file.string();
-  if (line > 0) out += ":" + std::to_string(line);
-  out += ": ";
+  if (line > 0) out += (out.empty() ? "line " : ":") + std::to_string(line);
+  if (!out.empty()) out += ": ";
   if (!key.empty()) {
     out += key;
     out += ": ";

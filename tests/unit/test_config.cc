@@ -533,6 +533,18 @@ TEST_CASE("wg-quick: errors name file, line and key") {
   }
 }
 
+TEST_CASE("ConfigError leaves out the parts that do not apply") {
+  CHECK(std::string(ConfigError("a.toml", 3, "mtu", "bad").what()) == "a.toml:3: mtu: bad");
+  CHECK(std::string(ConfigError("a.toml", 0, "mtu", "bad").what()) == "a.toml: mtu: bad");
+  CHECK(std::string(ConfigError("a.toml", 3, "", "bad").what()) == "a.toml:3: bad");
+  CHECK(std::string(ConfigError("", 0, "endpoint", "bad").what()) == "endpoint: bad");
+  const ConfigError e("", 0, "", "bad");
+  CHECK(std::string(e.what()) == "bad");
+  CHECK(e.file().empty());
+  CHECK(e.line() == 0);
+  CHECK(e.key().empty());
+}
+
 TEST_CASE("InterfaceAddress and interface names") {
   CHECK(InterfaceAddress::parse("10.0.0.1/24")->prefix_len == 24);
   CHECK(InterfaceAddress::parse("fd00::1")->prefix_len == 128);
