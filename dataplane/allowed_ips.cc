@@ -170,7 +170,8 @@ void AllowedIps::insert(const IpPrefix& prefix, PeerId peer) {
   // *slot diverges from our prefix somewhere below parent: either ours is an ancestor of
   // it, or both hang off a new branch node at their common length.
   Node::Ptr existing = std::move(*slot);
-  const unsigned common = std::min({common_bits(key, existing->key), cidr, unsigned{existing->cidr}});
+  const unsigned common =
+      std::min({common_bits(key, existing->key), cidr, unsigned{existing->cidr}});
   if (common == cidr) {
     existing->parent = fresh.get();
     fresh->parent = parent;

@@ -36,9 +36,9 @@ uint64_t RateLimiter::random_salt() {
 }
 
 // The raw key is the IPv6 /64, or for IPv4 the address under ff00::/8: multicast, which is
-// never a valid source (stacks drop such packets), so the two families cannot meet. Salting and mixing is a bijection, so
-// distinct sources never share a bucket, while the map's bucket placement (the key modulo
-// its size) stays unpredictable to someone choosing source addresses.
+// never a valid source (stacks drop such packets), so the two families cannot meet. Salting and
+// mixing is a bijection, so distinct sources never share a bucket, while the map's bucket placement
+// (the key modulo its size) stays unpredictable to someone choosing source addresses.
 uint64_t RateLimiter::key_of(const platform::IpAddress& src) const {
   uint64_t raw = 0;
   if (src.v6) {

@@ -65,11 +65,21 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const uint64_t g = ref.greatest();
     uint64_t counter;
     switch (kind % 6) {
-      case 0: counter = in.take(8); break;                          // absolute
-      case 1: counter = g + in.take(2); break;                      // forward
-      case 2: counter = g - in.take(2); break;                      // backward
-      case 3: counter = g - ReplayWindow::kWindowSize + in.take(1) - 128; break;  // the edge
-      case 4: counter = g + ReplayWindow::kBitsTotal * in.take(1) + in.take(1); break;  // laps
+      case 0:  // anywhere
+        counter = in.take(8);
+        break;
+      case 1:  // ahead
+        counter = g + in.take(2);
+        break;
+      case 2:  // behind
+        counter = g - in.take(2);
+        break;
+      case 3:  // around the oldest counter still accepted
+        counter = g - ReplayWindow::kWindowSize + in.take(1) - 128;
+        break;
+      case 4:  // whole laps of the bitmap ahead
+        counter = g + ReplayWindow::kBitsTotal * in.take(1) + in.take(1);
+        break;
       default:
         w.reset();
         ref.reset();
@@ -77,9 +87,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     }
     const bool want = ref.accept(counter, limit);
     if (w.accept(counter, limit) != want) {
-      std::fprintf(stderr, "replay_window mismatch at step %d: counter %llu limit %llu, naive %d\n", step,
-                   static_cast<unsigned long long>(counter), static_cast<unsigned long long>(limit),
-                   want);
+      std::fprintf(stderr, "replay_window mismatch at step %d: counter %llu limit %llu, naive %d\n",
+                   step, static_cast<unsigned long long>(counter),
+                   static_cast<unsigned long long>(limit), want);
       std::abort();
     }
   }

@@ -1,5 +1,3 @@
-#include "dataplane/allowed_ips.h"
-
 #include <doctest/doctest.h>
 
 #include <algorithm>
@@ -9,6 +7,8 @@
 #include <random>
 #include <utility>
 #include <vector>
+
+#include "dataplane/allowed_ips.h"
 
 using qvpn::dataplane::AllowedIps;
 using qvpn::dataplane::IpPrefix;
@@ -30,7 +30,8 @@ IpAddress ip6(uint32_t a, uint32_t b, uint32_t c, uint32_t d) {
   ip.v6 = true;
   const uint32_t words[4] = {a, b, c, d};
   for (int w = 0; w < 4; ++w) {
-    for (int i = 0; i < 4; ++i) ip.bytes[w * 4 + i] = static_cast<uint8_t>(words[w] >> (24 - 8 * i));
+    for (int i = 0; i < 4; ++i)
+      ip.bytes[w * 4 + i] = static_cast<uint8_t>(words[w] >> (24 - 8 * i));
   }
   return ip;
 }
@@ -539,7 +540,8 @@ TEST_CASE("churn frees every node") {
     REQUIRE(nodes <= static_cast<long>(2 * size));
 
     // Remove half, put a quarter back, then remove the rest: the count must fall back exactly.
-    for (size_t i = 0; i < owners.size(); i += 2) REQUIRE(t.remove(owners[i].first, owners[i].second));
+    for (size_t i = 0; i < owners.size(); i += 2)
+      REQUIRE(t.remove(owners[i].first, owners[i].second));
     for (size_t i = 0; i < owners.size(); i += 4) t.insert(owners[i].first, owners[i].second);
     for (size_t i = 0; i < owners.size(); ++i) {
       const bool present = i % 2 == 1 || i % 4 == 0;

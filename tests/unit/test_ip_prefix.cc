@@ -1,8 +1,8 @@
-#include "dataplane/ip_prefix.h"
-
 #include <doctest/doctest.h>
 
 #include <string>
+
+#include "dataplane/ip_prefix.h"
 
 using qvpn::dataplane::IpPrefix;
 using qvpn::platform::IpAddress;
@@ -63,10 +63,27 @@ TEST_CASE("parse yields the expected fields") {
 }
 
 TEST_CASE("parse rejects bad text and lengths") {
-  for (const char* bad : {"", "/", "/24", "abc", "10.0.0.1/33", "::/129", "1.2.3.4/", "1.2.3.4/-1",
-                          "1.2.3.4/+8", "1.2.3.4/ 8", "1.2.3.4/8 ", " 1.2.3.4", "1.2.3.4/8/8",
-                          "1.2.3.4/1000", "1.2.3/24", "1.2.3.256", "fd00::1::2/64", "fd00::/64x",
-                          "[fd00::1]/64", "10.0.0.1/24\n", "1.2.3.4/99999999999999999999"}) {
+  for (const char* bad : {"",
+                          "/",
+                          "/24",
+                          "abc",
+                          "10.0.0.1/33",
+                          "::/129",
+                          "1.2.3.4/",
+                          "1.2.3.4/-1",
+                          "1.2.3.4/+8",
+                          "1.2.3.4/ 8",
+                          "1.2.3.4/8 ",
+                          " 1.2.3.4",
+                          "1.2.3.4/8/8",
+                          "1.2.3.4/1000",
+                          "1.2.3/24",
+                          "1.2.3.256",
+                          "fd00::1::2/64",
+                          "fd00::/64x",
+                          "[fd00::1]/64",
+                          "10.0.0.1/24\n",
+                          "1.2.3.4/99999999999999999999"}) {
     CAPTURE(bad);
     CHECK_FALSE(IpPrefix::parse(bad).has_value());
   }

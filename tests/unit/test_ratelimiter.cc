@@ -1,10 +1,9 @@
-#include "dataplane/ratelimiter.h"
-
 #include <doctest/doctest.h>
 
 #include <chrono>
 
 #include "dataplane/constants.h"
+#include "dataplane/ratelimiter.h"
 
 using namespace std::chrono_literals;
 using qvpn::dataplane::kHandshakeBurst;

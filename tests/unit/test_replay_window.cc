@@ -1,11 +1,10 @@
-#include "dataplane/replay_window.h"
-
 #include <doctest/doctest.h>
 
 #include <random>
 #include <set>
 
 #include "dataplane/constants.h"
+#include "dataplane/replay_window.h"
 
 using qvpn::dataplane::kRejectAfterMessages;
 using qvpn::dataplane::ReplayWindow;
@@ -31,40 +30,40 @@ struct Checker {
 
 TEST_CASE("numbered counter cases from the Linux selftest") {
   Checker c;
-  c.t(0, true);                              //  1
-  c.t(1, true);                              //  2
-  c.t(1, false);                             //  3
-  c.t(9, true);                              //  4
-  c.t(8, true);                              //  5
-  c.t(7, true);                              //  6
-  c.t(7, false);                             //  7
-  c.t(kLim, true);                           //  8
-  c.t(kLim - 1, true);                       //  9
-  c.t(kLim - 1, false);                      // 10
-  c.t(kLim - 2, true);                       // 11
-  c.t(2, true);                              // 12
-  c.t(2, false);                             // 13
-  c.t(kLim + 16, true);                      // 14
-  c.t(3, false);                             // 15
-  c.t(kLim + 16, false);                     // 16
-  c.t(kLim * 4, true);                       // 17
-  c.t(kLim * 4 - (kLim - 1), true);          // 18
-  c.t(10, false);                            // 19
-  c.t(kLim * 4 - kLim, false);               // 20
-  c.t(kLim * 4 - (kLim + 1), false);         // 21
-  c.t(kLim * 4 - (kLim - 2), true);          // 22
-  c.t(kLim * 4 + 1 - kLim, false);           // 23
-  c.t(0, false);                             // 24
-  c.t(kRejectAfterMessages, false);          // 25
-  c.t(kRejectAfterMessages - 1, true);       // 26
-  c.t(kRejectAfterMessages, false);          // 27
-  c.t(kRejectAfterMessages - 1, false);      // 28
-  c.t(kRejectAfterMessages - 2, true);       // 29
-  c.t(kRejectAfterMessages + 1, false);      // 30
-  c.t(kRejectAfterMessages + 2, false);      // 31
-  c.t(kRejectAfterMessages - 2, false);      // 32
-  c.t(kRejectAfterMessages - 3, true);       // 33
-  c.t(0, false);                             // 34
+  c.t(0, true);                          //  1
+  c.t(1, true);                          //  2
+  c.t(1, false);                         //  3
+  c.t(9, true);                          //  4
+  c.t(8, true);                          //  5
+  c.t(7, true);                          //  6
+  c.t(7, false);                         //  7
+  c.t(kLim, true);                       //  8
+  c.t(kLim - 1, true);                   //  9
+  c.t(kLim - 1, false);                  // 10
+  c.t(kLim - 2, true);                   // 11
+  c.t(2, true);                          // 12
+  c.t(2, false);                         // 13
+  c.t(kLim + 16, true);                  // 14
+  c.t(3, false);                         // 15
+  c.t(kLim + 16, false);                 // 16
+  c.t(kLim * 4, true);                   // 17
+  c.t(kLim * 4 - (kLim - 1), true);      // 18
+  c.t(10, false);                        // 19
+  c.t(kLim * 4 - kLim, false);           // 20
+  c.t(kLim * 4 - (kLim + 1), false);     // 21
+  c.t(kLim * 4 - (kLim - 2), true);      // 22
+  c.t(kLim * 4 + 1 - kLim, false);       // 23
+  c.t(0, false);                         // 24
+  c.t(kRejectAfterMessages, false);      // 25
+  c.t(kRejectAfterMessages - 1, true);   // 26
+  c.t(kRejectAfterMessages, false);      // 27
+  c.t(kRejectAfterMessages - 1, false);  // 28
+  c.t(kRejectAfterMessages - 2, true);   // 29
+  c.t(kRejectAfterMessages + 1, false);  // 30
+  c.t(kRejectAfterMessages + 2, false);  // 31
+  c.t(kRejectAfterMessages - 2, false);  // 32
+  c.t(kRejectAfterMessages - 3, true);   // 33
+  c.t(0, false);                         // 34
 }
 
 TEST_CASE("in-order and reverse-order runs across the whole window") {
@@ -127,7 +126,7 @@ TEST_CASE("a jump of exactly one lap clears the stale block") {
   const uint64_t top = 5 + 2 * ReplayWindow::kBitsTotal + 64;
   CHECK(w.accept(top, UINT64_MAX));
   CHECK_FALSE(w.accept(top - ReplayWindow::kBitsTotal, UINT64_MAX));  // a lap behind: too old
-  CHECK(w.accept(top - kWindow, UINT64_MAX));                          // oldest still allowed
+  CHECK(w.accept(top - kWindow, UINT64_MAX));                         // oldest still allowed
   CHECK_FALSE(w.accept(top - kWindow - 1, UINT64_MAX));
 }
 
@@ -164,10 +163,18 @@ TEST_CASE("randomised comparison with a naive window") {
       // or far into the past, and the odd packet at the window's edge.
       uint64_t counter;
       switch (rng() % 10) {
-        case 0: counter = base + rng() % (4 * ReplayWindow::kBitsTotal); break;
-        case 1: counter = base - std::min<uint64_t>(base, rng() % (2 * ReplayWindow::kBitsTotal)); break;
-        case 2: counter = base - std::min<uint64_t>(base, kWindow + rng() % 3); break;
-        default: counter = base + rng() % 70 - std::min<uint64_t>(base, 35); break;
+        case 0:
+          counter = base + rng() % (4 * ReplayWindow::kBitsTotal);
+          break;
+        case 1:
+          counter = base - std::min<uint64_t>(base, rng() % (2 * ReplayWindow::kBitsTotal));
+          break;
+        case 2:
+          counter = base - std::min<uint64_t>(base, kWindow + rng() % 3);
+          break;
+        default:
+          counter = base + rng() % 70 - std::min<uint64_t>(base, 35);
+          break;
       }
       if (counter > limit + 10) counter = limit - rng() % 5;
       const bool want = ref.accept(counter, limit);
