@@ -37,9 +37,12 @@ void create_default_config(const fs::path& config) {
   const fs::path key_file = config.parent_path() / "private.key";
   dataplane::SecretKey key;
   if (fs::exists(key_file)) {
-    auto parsed = dataplane::key_from_base64(platform::read_secret_file(key_file).substr(0, 44));
+    std::string text = platform::read_secret_file(key_file);
+    auto parsed = dataplane::key_from_base64(std::string_view(text).substr(0, 44));
+    dataplane::secure_wipe(text.data(), text.size());
     if (!parsed) throw std::runtime_error(key_file.string() + ": not a base64 key");
     key = dataplane::SecretKey(*parsed);
+    dataplane::secure_wipe(parsed->data(), parsed->size());
   } else {
     key = dataplane::generate_private_key();
     std::string text = dataplane::to_base64(key.span()) + "\n";

@@ -6,7 +6,8 @@
 // calls are independent and may come from any thread. Failures throw std::system_error whose
 // code is the kernel's errno and whose message names the call, interface and address, plus
 // the kernel's own explanation when it gives one (extended ACK), e.g.
-//   "add_route 10.78.0.0/16 dev qvpn0 table 254 (kernel: Nexthop device is not up): Network is down"
+//   "add route 10.78.0.0/16 dev qvpn0 table 254 (kernel: Device for nexthop is not up):
+//    Network is down"
 #include <cstdint>
 #include <string>
 #include <string_view>

@@ -43,7 +43,6 @@ std::string read_text_file(const std::filesystem::path& path);
 // Throws FileError. If anything before the rename fails, `path` is unchanged and the temporary
 // file is removed; if only the final directory fsync fails, the new contents are in place but
 // may not survive a crash.
-void write_file_atomic(const std::filesystem::path& path, std::string_view contents,
-                       mode_t mode);
+void write_file_atomic(const std::filesystem::path& path, std::string_view contents, mode_t mode);
 
 }  // namespace qvpn::platform

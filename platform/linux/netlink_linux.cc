@@ -223,67 +223,8 @@ IpAddress address_from(const void* data, size_t len, bool v6) {
   return a;
 }
 
-// RTM_NEWLINK without NLM_F_CREATE changes the existing link named by ifi_index.
-void modify_link(const ifinfomsg& ifi, const std::string& what, int mtu = 0) {
-  Request req(RTM_NEWLINK, 0, false, ifi);
-  if (mtu > 0) req.attr_u32(IFLA_MTU, static_cast<uint32_t>(mtu));
-  run(req, what);
-}
-
-void modify_address(uint16_t type, uint16_t flags, std::string_view ifname,
-                    const IpAddress& address, uint8_t prefix_len, const std::string& what) {
-  check_prefix(address, prefix_len, what);
-  ifaddrmsg ifa{};
-  ifa.ifa_family = address.v6 ? AF_INET6 : AF_INET;
-  ifa.ifa_prefixlen = prefix_len;
-  ifa.ifa_scope = RT_SCOPE_UNIVERSE;
-  ifa.ifa_index = static_cast<uint32_t>(link_index(ifname));
-  if (address.v6 && type == RTM_NEWADDR) ifa.ifa_flags = IFA_F_NODAD;
-  Request req(type, flags, false, ifa);
-  // Both, as `ip addr add` sends them: LOCAL is the address itself, ADDRESS the peer on
-  // point-to-point links, equal to LOCAL when there is no separate peer.
-  req.attr_ip(IFA_LOCAL, address);
-  req.attr_ip(IFA_ADDRESS, address);
-  run(req, what);
-}
-
-void modify_route(uint16_t type, uint16_t flags, std::string_view ifname, const IpAddress& dst,
-                  uint8_t prefix_len, uint32_t table, const std::string& what) {
-  check_prefix(dst, prefix_len, what);
-  rtmsg rtm{};
-  rtm.rtm_family = dst.v6 ? AF_INET6 : AF_INET;
-  rtm.rtm_dst_len = prefix_len;
-  // rtm_table is 8 bits; larger table ids travel only in RTA_TABLE.
-  rtm.rtm_table = static_cast<uint8_t>(table < 256 ? table : uint32_t{RT_TABLE_UNSPEC});
-  if (type == RTM_NEWROUTE) {
-    rtm.rtm_protocol = RTPROT_BOOT;  // what `ip route add` (and so wg-quick) installs
-    rtm.rtm_scope = RT_SCOPE_LINK;   // directly reachable through the link, no gateway
-    rtm.rtm_type = RTN_UNICAST;
-  } else {
-    // Deletion matches on the fields that are set; leave the rest as wildcards.
-    rtm.rtm_protocol = RTPROT_UNSPEC;
-    rtm.rtm_scope = RT_SCOPE_NOWHERE;
-    rtm.rtm_type = RTN_UNSPEC;
-  }
-  int index = link_index(ifname);
-  Request req(type, flags, false, rtm);
-  if (prefix_len > 0) req.attr_ip(RTA_DST, network_part(dst, prefix_len));
-  req.attr_u32(RTA_OIF, static_cast<uint32_t>(index));
-  req.attr_u32(RTA_TABLE, table);
-  run(req, what);
-}
-
-std::string route_text(const char* verb, std::string_view ifname, const IpAddress& dst,
-                       uint8_t prefix_len, uint32_t table) {
-  IpAddress net = prefix_len <= max_prefix(dst) ? network_part(dst, prefix_len) : dst;
-  return std::string(verb) + " " + prefix_text(net, prefix_len) + " dev " + std::string(ifname) +
-         " table " + std::to_string(table);
-}
-
-}  // namespace
-
-LinkInfo link_info(std::string_view ifname) {
-  std::string what = "link " + std::string(ifname);
+// Looks the link up by name; a failure, ENODEV included, is reported as `what`.
+LinkInfo get_link(std::string_view ifname, const std::string& what) {
   // IFNAMSIZ includes the terminator; a longer name cannot exist.
   if (ifname.empty() || ifname.size() >= IFNAMSIZ) fail(ENODEV, what);
   ifinfomsg ifi{};
@@ -311,6 +252,69 @@ LinkInfo link_info(std::string_view ifname) {
   return info;
 }
 
+// RTM_NEWLINK without NLM_F_CREATE changes the existing link named by ifi_index.
+void modify_link(const ifinfomsg& ifi, const std::string& what, int mtu = 0) {
+  Request req(RTM_NEWLINK, 0, false, ifi);
+  if (mtu > 0) req.attr_u32(IFLA_MTU, static_cast<uint32_t>(mtu));
+  run(req, what);
+}
+
+void modify_address(uint16_t type, uint16_t flags, std::string_view ifname,
+                    const IpAddress& address, uint8_t prefix_len, const std::string& what) {
+  check_prefix(address, prefix_len, what);
+  ifaddrmsg ifa{};
+  ifa.ifa_family = address.v6 ? AF_INET6 : AF_INET;
+  ifa.ifa_prefixlen = prefix_len;
+  ifa.ifa_scope = RT_SCOPE_UNIVERSE;
+  ifa.ifa_index = static_cast<uint32_t>(get_link(ifname, what).index);
+  if (address.v6 && type == RTM_NEWADDR) ifa.ifa_flags = IFA_F_NODAD;
+  Request req(type, flags, false, ifa);
+  // Both, as `ip addr add` sends them: LOCAL is the address itself, ADDRESS the peer on
+  // point-to-point links, equal to LOCAL when there is no separate peer.
+  req.attr_ip(IFA_LOCAL, address);
+  req.attr_ip(IFA_ADDRESS, address);
+  run(req, what);
+}
+
+void modify_route(uint16_t type, uint16_t flags, std::string_view ifname, const IpAddress& dst,
+                  uint8_t prefix_len, uint32_t table, const std::string& what) {
+  check_prefix(dst, prefix_len, what);
+  rtmsg rtm{};
+  rtm.rtm_family = dst.v6 ? AF_INET6 : AF_INET;
+  rtm.rtm_dst_len = prefix_len;
+  // rtm_table is 8 bits; larger table ids travel only in RTA_TABLE.
+  rtm.rtm_table = static_cast<uint8_t>(table < 256 ? table : uint32_t{RT_TABLE_UNSPEC});
+  if (type == RTM_NEWROUTE) {
+    rtm.rtm_protocol = RTPROT_BOOT;  // what `ip route add` (and so wg-quick) installs
+    rtm.rtm_scope = RT_SCOPE_LINK;   // directly reachable through the link, no gateway
+    rtm.rtm_type = RTN_UNICAST;
+  } else {
+    // Deletion matches on the fields that are set; leave the rest as wildcards.
+    rtm.rtm_protocol = RTPROT_UNSPEC;
+    rtm.rtm_scope = RT_SCOPE_NOWHERE;
+    rtm.rtm_type = RTN_UNSPEC;
+  }
+  int index = get_link(ifname, what).index;
+  Request req(type, flags, false, rtm);
+  if (prefix_len > 0) req.attr_ip(RTA_DST, network_part(dst, prefix_len));
+  req.attr_u32(RTA_OIF, static_cast<uint32_t>(index));
+  req.attr_u32(RTA_TABLE, table);
+  run(req, what);
+}
+
+std::string route_text(const char* verb, std::string_view ifname, const IpAddress& dst,
+                       uint8_t prefix_len, uint32_t table) {
+  IpAddress net = prefix_len <= max_prefix(dst) ? network_part(dst, prefix_len) : dst;
+  return std::string(verb) + " " + prefix_text(net, prefix_len) + " dev " + std::string(ifname) +
+         " table " + std::to_string(table);
+}
+
+}  // namespace
+
+LinkInfo link_info(std::string_view ifname) {
+  return get_link(ifname, "link " + std::string(ifname));
+}
+
 int link_index(std::string_view ifname) { return link_info(ifname).index; }
 
 void set_link_mtu(std::string_view ifname, int mtu) {
@@ -318,25 +322,27 @@ void set_link_mtu(std::string_view ifname, int mtu) {
   if (mtu <= 0) fail(EINVAL, what);
   ifinfomsg ifi{};
   ifi.ifi_family = AF_UNSPEC;
-  ifi.ifi_index = link_index(ifname);
+  ifi.ifi_index = get_link(ifname, what).index;
   modify_link(ifi, what, mtu);
 }
 
 void set_link_up(std::string_view ifname, bool up) {
+  std::string what = "set link " + std::string(ifname) + (up ? " up" : " down");
   ifinfomsg ifi{};
   ifi.ifi_family = AF_UNSPEC;
-  ifi.ifi_index = link_index(ifname);
+  ifi.ifi_index = get_link(ifname, what).index;
   ifi.ifi_flags = up ? IFF_UP : 0;
   ifi.ifi_change = IFF_UP;
-  modify_link(ifi, std::string("set link ") + std::string(ifname) + (up ? " up" : " down"));
+  modify_link(ifi, what);
 }
 
 void delete_link(std::string_view ifname) {
+  std::string what = "delete link " + std::string(ifname);
   ifinfomsg ifi{};
   ifi.ifi_family = AF_UNSPEC;
-  ifi.ifi_index = link_index(ifname);
+  ifi.ifi_index = get_link(ifname, what).index;
   Request req(RTM_DELLINK, 0, false, ifi);
-  run(req, "delete link " + std::string(ifname));
+  run(req, what);
 }
 
 void add_address(std::string_view ifname, const IpAddress& address, uint8_t prefix_len) {
@@ -345,30 +351,29 @@ void add_address(std::string_view ifname, const IpAddress& address, uint8_t pref
 }
 
 void del_address(std::string_view ifname, const IpAddress& address, uint8_t prefix_len) {
-  modify_address(RTM_DELADDR, 0, ifname, address, prefix_len,
-                 "delete address " + prefix_text(address, prefix_len) + " from " +
-                     std::string(ifname));
+  modify_address(
+      RTM_DELADDR, 0, ifname, address, prefix_len,
+      "delete address " + prefix_text(address, prefix_len) + " from " + std::string(ifname));
 }
 
-void add_route(std::string_view ifname, const IpAddress& dst, uint8_t prefix_len,
-               uint32_t table) {
+void add_route(std::string_view ifname, const IpAddress& dst, uint8_t prefix_len, uint32_t table) {
   modify_route(RTM_NEWROUTE, NLM_F_CREATE | NLM_F_REPLACE, ifname, dst, prefix_len, table,
-               route_text("add_route", ifname, dst, prefix_len, table));
+               route_text("add route", ifname, dst, prefix_len, table));
 }
 
-void del_route(std::string_view ifname, const IpAddress& dst, uint8_t prefix_len,
-               uint32_t table) {
+void del_route(std::string_view ifname, const IpAddress& dst, uint8_t prefix_len, uint32_t table) {
   modify_route(RTM_DELROUTE, 0, ifname, dst, prefix_len, table,
-               route_text("del_route", ifname, dst, prefix_len, table));
+               route_text("delete route", ifname, dst, prefix_len, table));
 }
 
 std::vector<InterfaceAddress> list_addresses(std::string_view ifname) {
-  int index = link_index(ifname);
+  std::string what = "list addresses of " + std::string(ifname);
+  int index = get_link(ifname, what).index;
   ifaddrmsg ifa{};
   ifa.ifa_family = AF_UNSPEC;
   Request req(RTM_GETADDR, 0, true, ifa);
   std::vector<InterfaceAddress> out;
-  run(req, "list addresses of " + std::string(ifname), [&](const nlmsghdr& h) {
+  run(req, what, [&](const nlmsghdr& h) {
     if (h.nlmsg_type != RTM_NEWADDR || h.nlmsg_len < NLMSG_LENGTH(sizeof(ifaddrmsg))) return;
     const auto* msg = static_cast<const ifaddrmsg*>(NLMSG_DATA(&h));
     if (static_cast<int>(msg->ifa_index) != index) return;
@@ -391,12 +396,13 @@ std::vector<InterfaceAddress> list_addresses(std::string_view ifname) {
 }
 
 std::vector<Route> list_routes(std::string_view ifname, uint32_t table) {
-  int index = link_index(ifname);
+  std::string what = "list routes of " + std::string(ifname);
+  int index = get_link(ifname, what).index;
   rtmsg rtm{};
   rtm.rtm_family = AF_UNSPEC;
   Request req(RTM_GETROUTE, 0, true, rtm);
   std::vector<Route> out;
-  run(req, "list routes of " + std::string(ifname), [&](const nlmsghdr& h) {
+  run(req, what, [&](const nlmsghdr& h) {
     if (h.nlmsg_type != RTM_NEWROUTE || h.nlmsg_len < NLMSG_LENGTH(sizeof(rtmsg))) return;
     const auto* msg = static_cast<const rtmsg*>(NLMSG_DATA(&h));
     if (msg->rtm_family != AF_INET && msg->rtm_family != AF_INET6) return;

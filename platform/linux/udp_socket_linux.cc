@@ -115,7 +115,8 @@ ssize_t UdpSocket::recv_from(std::span<uint8_t> buf, Endpoint& from) {
   sockaddr_storage ss;
   socklen_t len = sizeof ss;
   ssize_t n = recvfrom(fd_, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&ss), &len);
-  if (n >= 0) from = Endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), len).value_or(Endpoint{});
+  if (n >= 0)
+    from = Endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), len).value_or(Endpoint{});
   return n;
 }
 

@@ -17,6 +17,25 @@ Endpoint ep(std::string_view text) {
   return *e;
 }
 
+// e.to_sockaddr(), which must fill exactly a `Sockaddr`.
+template <typename Sockaddr>
+Sockaddr sockaddr_of(const Endpoint& e, bool v4_mapped) {
+  sockaddr_storage ss;
+  const socklen_t len = e.to_sockaddr(ss, v4_mapped);
+  REQUIRE(len == sizeof(Sockaddr));
+  Sockaddr out;
+  std::memcpy(&out, &ss, sizeof out);
+  return out;
+}
+
+// Endpoint::from_sockaddr(), which must accept `sa`.
+template <typename Sockaddr>
+Endpoint endpoint_of(const Sockaddr& sa) {
+  const auto e = Endpoint::from_sockaddr(reinterpret_cast<const sockaddr*>(&sa), sizeof sa);
+  REQUIRE(e);
+  return *e;
+}
+
 }  // namespace
 
 TEST_CASE("IpAddress parses and formats IPv4 and IPv6 literals") {
@@ -69,11 +88,28 @@ TEST_CASE("Endpoint parses host:port and [v6]:port and formats them back") {
 }
 
 TEST_CASE("Endpoint rejects bad text and ports") {
-  for (const char* bad : {"", "1.2.3.4", "1.2.3.4:", "1.2.3.4:0", "1.2.3.4:65536",
-                          "1.2.3.4:99999", "1.2.3.4:123456", "1.2.3.4:-1", "1.2.3.4:+5",
-                          "1.2.3.4:5x", "1.2.3.4: 5", ":51820", "[::1]", "[::1]:", "[::1]:0",
-                          "[::1]51820", "::1:51820", "[::1:51820", "[1.2.3.4]:5",
-                          "[]:5", "host.example:51820", "1.2.3.4:51820:1"}) {
+  for (const char* bad : {"",
+                          "1.2.3.4",
+                          "1.2.3.4:",
+                          "1.2.3.4:0",
+                          "1.2.3.4:65536",
+                          "1.2.3.4:99999",
+                          "1.2.3.4:123456",
+                          "1.2.3.4:-1",
+                          "1.2.3.4:+5",
+                          "1.2.3.4:5x",
+                          "1.2.3.4: 5",
+                          ":51820",
+                          "[::1]",
+                          "[::1]:",
+                          "[::1]:0",
+                          "[::1]51820",
+                          "::1:51820",
+                          "[::1:51820",
+                          "[1.2.3.4]:5",
+                          "[]:5",
+                          "host.example:51820",
+                          "1.2.3.4:51820:1"}) {
     CHECK_MESSAGE(!Endpoint::parse(bad), bad);
   }
   CHECK(Endpoint{}.empty());
@@ -82,48 +118,34 @@ TEST_CASE("Endpoint rejects bad text and ports") {
 
 TEST_CASE("IPv4 to sockaddr_in and back") {
   auto a = ep("198.51.100.1:4242");
-  sockaddr_storage ss;
-  socklen_t len = a.to_sockaddr(ss, false);
-  REQUIRE(len == sizeof(sockaddr_in));
-  auto* sin = reinterpret_cast<sockaddr_in*>(&ss);
-  CHECK(sin->sin_family == AF_INET);
-  CHECK(ntohs(sin->sin_port) == 4242);
-  CHECK(ntohl(sin->sin_addr.s_addr) == 0xc6336401u);
-  auto back = Endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), len);
-  REQUIRE(back);
-  CHECK(*back == a);
+  const auto sin = sockaddr_of<sockaddr_in>(a, false);
+  CHECK(sin.sin_family == AF_INET);
+  CHECK(ntohs(sin.sin_port) == 4242);
+  CHECK(ntohl(sin.sin_addr.s_addr) == 0xc6336401u);
+  CHECK(endpoint_of(sin) == a);
 }
 
 TEST_CASE("IPv4 to v4-mapped sockaddr_in6 and back un-maps") {
   auto a = ep("198.51.100.1:4242");
-  sockaddr_storage ss;
-  socklen_t len = a.to_sockaddr(ss, true);
-  REQUIRE(len == sizeof(sockaddr_in6));
-  auto* sin6 = reinterpret_cast<sockaddr_in6*>(&ss);
-  CHECK(sin6->sin6_family == AF_INET6);
-  CHECK(ntohs(sin6->sin6_port) == 4242);
-  CHECK(IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr));
+  const auto sin6 = sockaddr_of<sockaddr_in6>(a, true);
+  CHECK(sin6.sin6_family == AF_INET6);
+  CHECK(ntohs(sin6.sin6_port) == 4242);
+  CHECK(IN6_IS_ADDR_V4MAPPED(&sin6.sin6_addr));
   char text[INET6_ADDRSTRLEN];
-  REQUIRE(inet_ntop(AF_INET6, &sin6->sin6_addr, text, sizeof text));
+  REQUIRE(inet_ntop(AF_INET6, &sin6.sin6_addr, text, sizeof text));
   CHECK(std::string(text) == "::ffff:198.51.100.1");
-  auto back = Endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), len);
-  REQUIRE(back);
-  CHECK_FALSE(back->ip.v6);
-  CHECK(*back == a);
+  const Endpoint back = endpoint_of(sin6);
+  CHECK_FALSE(back.ip.v6);
+  CHECK(back == a);
 }
 
 TEST_CASE("IPv6 to sockaddr_in6 and back, with or without v4_mapped") {
   auto a = ep("[2001:db8:1::42]:51820");
   for (bool mapped : {false, true}) {
-    sockaddr_storage ss;
-    socklen_t len = a.to_sockaddr(ss, mapped);
-    REQUIRE(len == sizeof(sockaddr_in6));
-    auto* sin6 = reinterpret_cast<sockaddr_in6*>(&ss);
-    CHECK(sin6->sin6_family == AF_INET6);
-    CHECK(std::memcmp(&sin6->sin6_addr, a.ip.bytes.data(), 16) == 0);
-    auto back = Endpoint::from_sockaddr(reinterpret_cast<sockaddr*>(&ss), len);
-    REQUIRE(back);
-    CHECK(*back == a);
+    const auto sin6 = sockaddr_of<sockaddr_in6>(a, mapped);
+    CHECK(sin6.sin6_family == AF_INET6);
+    CHECK(std::memcmp(&sin6.sin6_addr, a.ip.bytes.data(), 16) == 0);
+    CHECK(endpoint_of(sin6) == a);
   }
 }
 
