@@ -29,11 +29,9 @@ class WipeOnExit {
 // (spelled as wg-quick writes it; qvpn's TOML uses "[interface]").
 bool looks_like_wg_quick(const std::filesystem::path& file, std::string_view text) {
   if (file.extension() == ".conf") return true;
-  if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
+  text = without_bom(text);
   while (!text.empty()) {
-    const size_t eol = text.find('\n');
-    std::string_view line = text.substr(0, eol);
-    text = eol == std::string_view::npos ? std::string_view() : text.substr(eol + 1);
+    std::string_view line = next_line(text);
     while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
     if (line.empty() || line.front() == '#' || line == "\r") continue;
     return line.starts_with("[Interface]");
@@ -59,6 +57,39 @@ std::string toml_quote(std::string_view s) {
     }
   }
   return out + "\"";
+}
+
+// The config the first `qvpn up` writes; default_config_toml fills in the @NAMES@.
+constexpr std::string_view kDefaultConfigTemplate =
+    R"(# qvpn node configuration (reference: docs/config.md).
+# Apply changes with `qvpn down && qvpn up`.
+
+[interface]
+# Interface name; unset means the first free qvpnN.
+# name = "qvpn0"
+# This node's private key: one base64 line, file mode 0600. Relative paths are
+# relative to this file's directory.
+private_key_file = @KEY_FILE@
+# UDP port for WireGuard, STUN and disco traffic.
+listen_port = @LISTEN_PORT@
+# Addresses of this node inside the VPN, with the on-link prefix length.
+# address = ["10.0.0.1/24", "fd00::1/64"]
+# mtu = @MTU@
+# fwmark = 0
+
+# One [[peer]] table per peer, for example:
+#
+# [[peer]]
+# public_key = "<the peer's base64 public key, from `qvpn show` or `wg pubkey`>"
+# endpoint = "vpn.example.com:51820"     # or "[2001:db8::1]:51820"
+# allowed_ips = ["10.0.0.2/32", "fd00::2/128"]
+# persistent_keepalive = 25               # seconds; for a node behind NAT
+# preshared_key_file = "peer.psk"         # optional, mode 0600
+)";
+
+// Replaces the one `placeholder` in `text` with `value`.
+void fill_in(std::string& text, std::string_view placeholder, std::string_view value) {
+  text.replace(text.find(placeholder), placeholder.size(), value);
 }
 
 }  // namespace
@@ -127,29 +158,11 @@ Config load_config(const std::filesystem::path& file) {
 }
 
 std::string default_config_toml(const std::filesystem::path& key_file) {
-  std::string out;
-  out += "# qvpn node configuration (reference: docs/config.md).\n";
-  out += "# Apply changes with `qvpn down && qvpn up`.\n\n";
-  out += "[interface]\n";
-  out += "# Interface name; unset means the first free qvpnN.\n";
-  out += "# name = \"qvpn0\"\n";
-  out += "# This node's private key: one base64 line, file mode 0600. Relative paths are\n";
-  out += "# relative to this file's directory.\n";
-  out += "private_key_file = " + toml_quote(key_file.string()) + "\n";
-  out += "# UDP port for WireGuard, STUN and disco traffic.\n";
-  out += "listen_port = " + std::to_string(kDefaultListenPort) + "\n";
-  out += "# Addresses of this node inside the VPN, with the on-link prefix length.\n";
-  out += "# address = [\"10.0.0.1/24\", \"fd00::1/64\"]\n";
-  out += "# mtu = " + std::to_string(kDefaultMtu) + "\n";
-  out += "# fwmark = 0\n\n";
-  out += "# One [[peer]] table per peer, for example:\n";
-  out += "#\n";
-  out += "# [[peer]]\n";
-  out += "# public_key = \"<the peer's base64 public key, from `qvpn show` or `wg pubkey`>\"\n";
-  out += "# endpoint = \"vpn.example.com:51820\"     # or \"[2001:db8::1]:51820\"\n";
-  out += "# allowed_ips = [\"10.0.0.2/32\", \"fd00::2/128\"]\n";
-  out += "# persistent_keepalive = 25               # seconds; for a node behind NAT\n";
-  out += "# preshared_key_file = \"peer.psk\"         # optional, mode 0600\n";
+  std::string out(kDefaultConfigTemplate);
+  // Last first, so that no filled-in value (a path may hold anything) is searched.
+  fill_in(out, "@MTU@", std::to_string(kDefaultMtu));
+  fill_in(out, "@LISTEN_PORT@", std::to_string(kDefaultListenPort));
+  fill_in(out, "@KEY_FILE@", toml_quote(key_file.string()));
   return out;
 }
 

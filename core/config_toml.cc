@@ -79,25 +79,57 @@ void for_each_string(const toml::node& v, const ConfigSite& site, F&& f) {
   }
 }
 
+// One entry of a table: its value, and its key's spelling and line.
+struct Entry {
+  const toml::node& value;
+  ConfigSite site;
+};
+
 // A table's entries in file order (toml++ keeps them sorted by name), so that the first
 // error reported is the first in the file.
-std::vector<std::pair<const toml::key*, const toml::node*>> in_file_order(const toml::table& t) {
-  std::vector<std::pair<const toml::key*, const toml::node*>> entries;
-  for (auto&& [k, v] : t) entries.emplace_back(&k, &v);
-  std::stable_sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) {
+std::vector<Entry> in_file_order(const toml::table& t, const std::filesystem::path& file) {
+  std::vector<std::pair<const toml::key*, const toml::node*>> sorted;
+  for (auto&& [k, v] : t) sorted.emplace_back(&k, &v);
+  std::stable_sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) {
     const auto& pa = a.first->source().begin;
     const auto& pb = b.first->source().begin;
     return pa.line != pb.line ? pa.line < pb.line : pa.column < pb.column;
   });
+  std::vector<Entry> entries;
+  entries.reserve(sorted.size());
+  for (const auto& [k, v] : sorted) {
+    entries.push_back(Entry{*v, ConfigSite{file, line_of(k->source()), k->str()}});
+  }
   return entries;
 }
 
-// Relative key files live next to the config.
-std::filesystem::path resolve_key_file(const std::filesystem::path& config_file,
-                                       const std::string& text, const ConfigSite& site) {
+// private_key_file / preshared_key_file: sets `key_file` (a relative path is taken from the
+// config's directory) and returns the key it holds.
+dataplane::SecretKey key_file_secret(const toml::node& v, const ConfigSite& site,
+                                     const ConfigParseOptions& options,
+                                     std::filesystem::path& key_file) {
+  const std::string& text = string_of(v, site);
   if (text.empty()) fail_at(site, "empty path");
   const std::filesystem::path p(text);
-  return p.is_absolute() ? p : config_file.parent_path() / p;
+  key_file = p.is_absolute() ? p : site.file.parent_path() / p;
+  return read_key_file_value(key_file, site, options);
+}
+
+// private_key / preshared_key written in the config itself.
+dataplane::SecretKey inline_secret(const toml::node& v, const ConfigSite& site,
+                                   const ConfigParseOptions& options) {
+  check_inline_secret_allowed(site, options);
+  return parse_secret_key_value(string_of(v, site), site);
+}
+
+// A secret comes from `name`_file or from `name`; the lines are 0 for keys not given.
+void check_one_secret_source(const std::filesystem::path& file, std::string_view name,
+                             int key_file_line, int inline_key_line) {
+  if (key_file_line && inline_key_line) {
+    const std::string n(name);
+    fail_at({file, std::max(key_file_line, inline_key_line), name},
+            "give either " + n + "_file or " + n + ", not both");
+  }
 }
 
 // toml++ keeps its own copies of inline secrets; overwrite them before the table is freed.
@@ -127,19 +159,15 @@ void parse_interface(const toml::table& table, const std::filesystem::path& file
   InterfaceConfig& iface = config.interface;
   int key_file_line = 0;
   int inline_key_line = 0;
-  for (const auto& [k, v_ptr] : in_file_order(table)) {
-    const toml::node& v = *v_ptr;
-    const std::string_view key = k->str();
-    const ConfigSite site{file, line_of(k->source()), key};
+  for (const auto& [v, site] : in_file_order(table, file)) {
+    const std::string_view key = site.key;
     if (key == "name") {
       iface.name = parse_interface_name_value(string_of(v, site), site);
     } else if (key == "private_key_file") {
-      iface.private_key_file = resolve_key_file(file, string_of(v, site), site);
-      iface.private_key = read_key_file_value(iface.private_key_file, site, options);
+      iface.private_key = key_file_secret(v, site, options, iface.private_key_file);
       key_file_line = site.line;
     } else if (key == "private_key") {
-      check_inline_secret_allowed(site, options);
-      iface.private_key = parse_secret_key_value(string_of(v, site), site);
+      iface.private_key = inline_secret(v, site, options);
       inline_key_line = site.line;
     } else if (key == "listen_port") {
       const auto port = integer_of(v, site, 0, 65535);
@@ -161,10 +189,7 @@ void parse_interface(const toml::table& table, const std::filesystem::path& file
               "listen_port, address, mtu, fwmark)");
     }
   }
-  if (key_file_line && inline_key_line) {
-    fail_at({file, std::max(key_file_line, inline_key_line), "private_key"},
-            "give either private_key_file or private_key, not both");
-  }
+  check_one_secret_source(file, "private_key", key_file_line, inline_key_line);
 }
 
 PeerConfig parse_peer(const toml::table& table, int peer_line, const std::filesystem::path& file,
@@ -173,10 +198,8 @@ PeerConfig parse_peer(const toml::table& table, int peer_line, const std::filesy
   bool has_public_key = false;
   int key_file_line = 0;
   int inline_key_line = 0;
-  for (const auto& [k, v_ptr] : in_file_order(table)) {
-    const toml::node& v = *v_ptr;
-    const std::string_view key = k->str();
-    const ConfigSite site{file, line_of(k->source()), key};
+  for (const auto& [v, site] : in_file_order(table, file)) {
+    const std::string_view key = site.key;
     if (key == "public_key") {
       peer.public_key = parse_public_key_value(string_of(v, site), site);
       has_public_key = true;
@@ -189,12 +212,10 @@ PeerConfig parse_peer(const toml::table& table, int peer_line, const std::filesy
     } else if (key == "persistent_keepalive") {
       peer.persistent_keepalive = static_cast<uint16_t>(integer_of(v, site, 0, 65535));
     } else if (key == "preshared_key_file") {
-      peer.preshared_key_file = resolve_key_file(file, string_of(v, site), site);
-      peer.preshared_key = read_key_file_value(peer.preshared_key_file, site, options);
+      peer.preshared_key = key_file_secret(v, site, options, peer.preshared_key_file);
       key_file_line = site.line;
     } else if (key == "preshared_key") {
-      check_inline_secret_allowed(site, options);
-      peer.preshared_key = parse_secret_key_value(string_of(v, site), site);
+      peer.preshared_key = inline_secret(v, site, options);
       inline_key_line = site.line;
     } else {
       fail_at(site,
@@ -203,10 +224,7 @@ PeerConfig parse_peer(const toml::table& table, int peer_line, const std::filesy
     }
   }
   if (!has_public_key) fail_at({file, peer_line, "public_key"}, "missing: every peer needs one");
-  if (key_file_line && inline_key_line) {
-    fail_at({file, std::max(key_file_line, inline_key_line), "preshared_key"},
-            "give either preshared_key_file or preshared_key, not both");
-  }
+  check_one_secret_source(file, "preshared_key", key_file_line, inline_key_line);
   return peer;
 }
 
@@ -224,16 +242,13 @@ Config parse_toml(std::string_view text, const std::filesystem::path& file,
   WipeTomlSecrets wipe(root);
 
   Config config;
-  ConfigLayout layout;
-  layout.private_key_name = "private_key";
-  layout.public_key_name = "public_key";
-  layout.mtu_name = "mtu";
-  layout.allowed_ips_name = "allowed_ips";
+  ConfigLayout layout{.private_key_name = "private_key",
+                      .public_key_name = "public_key",
+                      .mtu_name = "mtu",
+                      .allowed_ips_name = "allowed_ips"};
   bool has_interface = false;
-  for (const auto& [k, v_ptr] : in_file_order(root)) {
-    const toml::node& v = *v_ptr;
-    const std::string_view key = k->str();
-    const ConfigSite site{file, line_of(k->source()), key};
+  for (const auto& [v, site] : in_file_order(root, file)) {
+    const std::string_view key = site.key;
     if (key == "interface") {
       const auto* table = v.as_table();
       if (!table) wrong_type(site, v, "a table ([interface])");

@@ -14,12 +14,6 @@ bool is_space(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\v' || c == '\f';
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-  return s;
-}
-
 bool is_hostname_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' ||
          c == '-' || c == '_';
@@ -34,6 +28,13 @@ std::string quoted(std::string_view text) {
   }
   if (text.size() > kMaxShown) out += "...";
   return out + "\"";
+}
+
+// The key in `bytes`, which are wiped: the SecretKey is then the only copy.
+dataplane::SecretKey take_secret(dataplane::KeyBytes& bytes) {
+  dataplane::SecretKey key{std::span<const uint8_t, dataplane::kKeySize>(bytes)};
+  dataplane::secure_wipe(bytes.data(), bytes.size());
+  return key;
 }
 
 }  // namespace
@@ -54,6 +55,24 @@ std::string format_config_message(const std::filesystem::path& file, int line, s
 
 void fail_at(const ConfigSite& site, const std::string& problem) {
   throw ConfigError(site.file, site.line, std::string(site.key), problem);
+}
+
+std::string_view without_bom(std::string_view text) {
+  if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
+  return text;
+}
+
+std::string_view next_line(std::string_view& text) {
+  const size_t eol = text.find('\n');
+  const std::string_view line = text.substr(0, eol);
+  text = eol == std::string_view::npos ? std::string_view() : text.substr(eol + 1);
+  return line;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
+  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
+  return s;
 }
 
 std::optional<uint64_t> parse_decimal(std::string_view text, uint64_t max) {
@@ -83,9 +102,7 @@ dataplane::SecretKey parse_secret_key_value(std::string_view text, const ConfigS
             "not a base64 key (expected 44 characters ending in '=', as `wg genkey` "
             "prints)");
   }
-  dataplane::SecretKey key{std::span<const uint8_t, dataplane::kKeySize>(*bytes)};
-  dataplane::secure_wipe(bytes->data(), bytes->size());
-  return key;
+  return take_secret(*bytes);
 }
 
 dataplane::SecretKey read_key_file_value(const std::filesystem::path& key_file,
@@ -116,9 +133,7 @@ dataplane::SecretKey read_key_file_value(const std::filesystem::path& key_file,
                       " does not hold a base64 key (write one with `(umask 077; wg genkey > " +
                       key_file.string() + ")`)");
   }
-  dataplane::SecretKey key{std::span<const uint8_t, dataplane::kKeySize>(*bytes)};
-  dataplane::secure_wipe(bytes->data(), bytes->size());
-  return key;
+  return take_secret(*bytes);
 }
 
 void check_inline_secret_allowed(const ConfigSite& site, const ConfigParseOptions& options) {

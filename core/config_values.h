@@ -23,6 +23,14 @@ struct ConfigSite {
 // Throws ConfigError at `site`.
 [[noreturn]] void fail_at(const ConfigSite& site, const std::string& problem);
 
+// `text` without a leading UTF-8 byte-order mark, which some editors write.
+std::string_view without_bom(std::string_view text);
+// Removes the first line from `text` and returns it without its '\n' (the last line may
+// have none).
+std::string_view next_line(std::string_view& text);
+// `s` without leading and trailing white space.
+std::string_view trim(std::string_view s);
+
 // Decimal digits only (no sign, no space), at most `max`.
 std::optional<uint64_t> parse_decimal(std::string_view text, uint64_t max);
 
@@ -50,7 +58,7 @@ std::string parse_interface_name_value(std::string_view text, const ConfigSite& 
 struct ConfigLayout {
   int interface_line = 0;
   int mtu_line = 0;
-  std::vector<int> peer_lines;
+  std::vector<int> peer_lines{};
   std::string_view private_key_name;  // "private_key" / "PrivateKey"
   std::string_view public_key_name;   // "public_key" / "PublicKey"
   std::string_view mtu_name;          // "mtu" / "MTU"

@@ -14,14 +14,6 @@ namespace {
 
 enum class Section { kNone, kInterface, kPeer };
 
-bool is_space(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\v' || c == '\f'; }
-
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && is_space(s.front())) s.remove_prefix(1);
-  while (!s.empty() && is_space(s.back())) s.remove_suffix(1);
-  return s;
-}
-
 std::string lower(std::string_view s) {
   std::string out(s);
   for (char& c : out) {
@@ -74,21 +66,19 @@ uint64_t parse_number(std::string_view value, uint64_t min, uint64_t max, bool a
 class WgQuickParser {
  public:
   WgQuickParser(const std::filesystem::path& file, const ConfigParseOptions& options)
-      : file_(file), options_(options) {
-    layout_.private_key_name = "PrivateKey";
-    layout_.public_key_name = "PublicKey";
-    layout_.mtu_name = "MTU";
-    layout_.allowed_ips_name = "AllowedIPs";
-  }
+      : file_(file),
+        options_(options),
+        layout_{.private_key_name = "PrivateKey",
+                .public_key_name = "PublicKey",
+                .mtu_name = "MTU",
+                .allowed_ips_name = "AllowedIPs"} {}
 
   Config parse(std::string_view text) {
-    if (text.starts_with("\xEF\xBB\xBF")) text.remove_prefix(3);
+    text = without_bom(text);
     int line_no = 0;
     while (!text.empty()) {
       ++line_no;
-      const size_t eol = text.find('\n');
-      std::string_view line = text.substr(0, eol);
-      text = eol == std::string_view::npos ? std::string_view() : text.substr(eol + 1);
+      std::string_view line = next_line(text);
       line = trim(line.substr(0, line.find('#')));
       if (!line.empty()) parse_line(line, line_no);
     }
@@ -171,12 +161,17 @@ class WgQuickParser {
     if (value.empty()) fail_at(site, "empty value");
   }
 
+  // PrivateKey / PresharedKey: allowed only in a file its owner alone reads.
+  dataplane::SecretKey inline_secret(std::string_view value, const ConfigSite& site) {
+    check_inline_secret_allowed(site, options_);
+    require_value(value, site);
+    return parse_secret_key_value(value, site);
+  }
+
   void interface_key(const std::string& name, std::string_view value, const ConfigSite& site) {
     InterfaceConfig& iface = config_.interface;
     if (name == "privatekey") {
-      check_inline_secret_allowed(site, options_);
-      require_value(value, site);
-      iface.private_key = parse_secret_key_value(value, site);
+      iface.private_key = inline_secret(value, site);
     } else if (name == "listenport") {
       require_value(value, site);
       const auto port = parse_number(value, 0, 65535, false, false, site);
@@ -214,9 +209,7 @@ class WgQuickParser {
       peer_.public_key = parse_public_key_value(value, site);
       peer_has_key_ = true;
     } else if (name == "presharedkey") {
-      check_inline_secret_allowed(site, options_);
-      require_value(value, site);
-      peer_.preshared_key = parse_secret_key_value(value, site);
+      peer_.preshared_key = inline_secret(value, site);
     } else if (name == "allowedips") {
       for_each_listed(value, [&](std::string_view element) {
         peer_.allowed_ips.push_back(parse_prefix_value(element, site));

@@ -38,68 +38,86 @@ std::string shown(std::string_view key) {
   return out;
 }
 
+// The value setters below leave `out` alone and return `error` when the value does not parse.
+
+// 64 hex digits; all zeros is allowed (FromMaybeZeroHex) and removes the key.
+std::optional<UapiError> set_secret(std::optional<dataplane::SecretKey>& out,
+                                    std::string_view value, const char* error) {
+  auto bytes = dataplane::key_from_hex(value);
+  if (!bytes) return invalid(error);
+  out.emplace(std::span<const uint8_t, dataplane::kKeySize>(*bytes));
+  dataplane::secure_wipe(bytes->data(), bytes->size());
+  return std::nullopt;
+}
+
+template <typename T>
+std::optional<UapiError> set_unsigned(std::optional<T>& out, std::string_view value,
+                                      const char* error) {
+  const auto n = parse_unsigned<T>(value);
+  if (!n) return invalid(error);
+  out = *n;
+  return std::nullopt;
+}
+
+// wireguard-go's flags take "true" and nothing else.
+std::optional<UapiError> set_flag(bool& out, std::string_view value, const char* error) {
+  if (value != "true") return invalid(error);
+  out = true;
+  return std::nullopt;
+}
+
 std::optional<UapiError> set_device_key(UapiSet& set, std::string_view key,
                                         std::string_view value) {
   if (key == "private_key") {
-    // All zeros is allowed here (FromMaybeZeroHex): it removes the key.
-    auto bytes = dataplane::key_from_hex(value);
-    if (!bytes) return invalid("failed to set private_key: not 64 hex digits");
-    set.private_key.emplace(std::span<const uint8_t, dataplane::kKeySize>(*bytes));
-    dataplane::secure_wipe(bytes->data(), bytes->size());
-  } else if (key == "listen_port") {
-    const auto port = parse_unsigned<uint16_t>(value);
-    if (!port) return invalid("failed to parse listen_port");
-    set.listen_port = *port;
-  } else if (key == "fwmark") {
-    const auto mark = parse_unsigned<uint32_t>(value);
-    if (!mark) return invalid("invalid fwmark");
-    set.fwmark = *mark;
-  } else if (key == "replace_peers") {
-    if (value != "true") return invalid("failed to set replace_peers, invalid value");
-    set.replace_peers = true;
-  } else {
-    return invalid("invalid UAPI device key: " + shown(key));
+    return set_secret(set.private_key, value, "failed to set private_key: not 64 hex digits");
   }
-  return std::nullopt;
+  if (key == "listen_port")
+    return set_unsigned(set.listen_port, value, "failed to parse listen_port");
+  if (key == "fwmark") return set_unsigned(set.fwmark, value, "invalid fwmark");
+  if (key == "replace_peers") {
+    return set_flag(set.replace_peers, value, "failed to set replace_peers, invalid value");
+  }
+  return invalid("invalid UAPI device key: " + shown(key));
 }
 
 std::optional<UapiError> set_peer_key(UapiPeerSet& peer, std::string_view key,
                                       std::string_view value) {
   if (key == "update_only") {
-    if (value != "true") return invalid("failed to set update only, invalid value");
-    peer.update_only = true;
-  } else if (key == "remove") {
-    if (value != "true") return invalid("failed to set remove, invalid value");
-    peer.remove = true;
-  } else if (key == "preshared_key") {
-    auto bytes = dataplane::key_from_hex(value);
-    if (!bytes) return invalid("failed to set preshared key: not 64 hex digits");
-    peer.preshared_key.emplace(std::span<const uint8_t, dataplane::kKeySize>(*bytes));
-    dataplane::secure_wipe(bytes->data(), bytes->size());
-  } else if (key == "endpoint") {
+    return set_flag(peer.update_only, value, "failed to set update only, invalid value");
+  }
+  if (key == "remove") return set_flag(peer.remove, value, "failed to set remove, invalid value");
+  if (key == "preshared_key") {
+    return set_secret(peer.preshared_key, value, "failed to set preshared key: not 64 hex digits");
+  }
+  if (key == "endpoint") {
     const auto endpoint = platform::Endpoint::parse(value);
     if (!endpoint) return invalid("failed to set endpoint " + shown(value));
     peer.endpoint = *endpoint;
-  } else if (key == "persistent_keepalive_interval") {
-    const auto secs = parse_unsigned<uint16_t>(value);
-    if (!secs) return invalid("failed to set persistent keepalive interval");
-    peer.persistent_keepalive = *secs;
-  } else if (key == "replace_allowed_ips") {
-    if (value != "true") return invalid("failed to replace allowedips, invalid value");
+    return std::nullopt;
+  }
+  if (key == "persistent_keepalive_interval") {
+    return set_unsigned(peer.persistent_keepalive, value,
+                        "failed to set persistent keepalive interval");
+  }
+  if (key == "replace_allowed_ips") {
+    auto error =
+        set_flag(peer.replace_allowed_ips, value, "failed to replace allowedips, invalid value");
     // wireguard-go removes the peer's allowed IPs at this line, including any this same
     // operation added above it.
-    peer.replace_allowed_ips = true;
-    peer.allowed_ips.clear();
-  } else if (key == "allowed_ip") {
+    if (!error) peer.allowed_ips.clear();
+    return error;
+  }
+  if (key == "allowed_ip") {
     const auto prefix = parse_allowed_ip(value);
     if (!prefix) return invalid("failed to set allowed ip " + shown(value));
     peer.allowed_ips.push_back(*prefix);
-  } else if (key == "protocol_version") {
-    if (value != "1") return invalid("invalid protocol version");
-  } else {
-    return invalid("invalid UAPI peer key: " + shown(key));
+    return std::nullopt;
   }
-  return std::nullopt;
+  if (key == "protocol_version") {
+    if (value != "1") return invalid("invalid protocol version");
+    return std::nullopt;
+  }
+  return invalid("invalid UAPI peer key: " + shown(key));
 }
 
 void add_line(std::string& out, std::string_view key, std::string_view value) {

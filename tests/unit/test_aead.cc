@@ -4,31 +4,16 @@
 #include <sodium.h>
 
 #include <random>
-#include <string>
 #include <string_view>
 #include <vector>
 
 #include "dataplane/aead.h"
+#include "support/bytes.h"
 
 using namespace qvpn::dataplane;
+using namespace qvpn::test;
 
 namespace {
-
-std::vector<uint8_t> from_hex(std::string_view hex) {
-  std::vector<uint8_t> out;
-  for (size_t i = 0; i + 1 < hex.size(); i += 2) {
-    out.push_back(static_cast<uint8_t>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16)));
-  }
-  return out;
-}
-
-std::vector<uint8_t> bytes_of(std::string_view s) { return {s.begin(), s.end()}; }
-
-std::array<uint8_t, 32> key_range(uint8_t first) {
-  std::array<uint8_t, 32> k{};
-  for (size_t i = 0; i < k.size(); ++i) k[i] = static_cast<uint8_t>(first + i);
-  return k;
-}
 
 // The reference: libsodium's IETF ChaCha20-Poly1305 with the nonce built by hand.
 std::vector<uint8_t> sodium_seal(const std::array<uint8_t, 32>& key, uint64_t counter,
@@ -52,7 +37,7 @@ TEST_CASE("reference check: libsodium reproduces RFC 8439 section 2.8.2") {
   // That vector's nonce (07000000 ...) has a non-zero first word, so our counter-only
   // interface cannot express it; it checks the reference the next tests compare against.
   REQUIRE(sodium_init() >= 0);
-  auto key = key_range(0x80);
+  auto key = counting_array<32>(0x80);
   auto nonce = from_hex("070000004041424344454647");
   auto ad = from_hex("50515253c0c1c2c3c4c5c6c7");
   auto pt = bytes_of(kSunscreen);
@@ -70,22 +55,19 @@ TEST_CASE("reference check: libsodium reproduces RFC 8439 section 2.8.2") {
 // Produced with Python's `cryptography` package (OpenSSL), independent of both libraries:
 //   ChaCha20Poly1305(bytes(range(0x80, 0xa0))).encrypt(b"\0"*4 + struct.pack("<Q", c), pt, ad)
 TEST_CASE("aead_seal known answers with WireGuard nonces") {
-  auto key = key_range(0x80);
+  auto key = counting_array<32>(0x80);
   struct Case {
     uint64_t counter;
     std::vector<uint8_t> pt;
     std::vector<uint8_t> ad;
     const char* expected;
   };
-  std::vector<uint8_t> r64(64), r5(5);
-  for (size_t i = 0; i < r64.size(); ++i) r64[i] = static_cast<uint8_t>(i);
-  for (size_t i = 0; i < r5.size(); ++i) r5[i] = static_cast<uint8_t>(i);
   const Case cases[] = {
       {0, {}, {}, "3ae5d3f2a376d317eaea5aef0215ba54"},  // a keepalive
-      {0x0102030405060708, r64, bytes_of("abc"),
+      {0x0102030405060708, counting_bytes(64), bytes_of("abc"),
        "f4b0ecb854df5dda2bb87b80027a6bd0e36246f8263f85b9132962857956977da447169699db524b54b62be"
        "11649da70e2e2a9c2c64fbcc2f6f3925b7997ba4a2894b52d954658471fa45a952566e656"},
-      {UINT64_MAX, r5, {}, "36e5620befe0370d01bb9a96eb2dc7ec05e34b35c6"},
+      {UINT64_MAX, counting_bytes(5), {}, "36e5620befe0370d01bb9a96eb2dc7ec05e34b35c6"},
   };
   for (const auto& c : cases) {
     std::vector<uint8_t> ct(c.pt.size() + 16);
@@ -129,28 +111,24 @@ TEST_CASE("aead_seal/open agree with libsodium on random inputs") {
 }
 
 TEST_CASE("aead_open refuses any single flipped bit") {
-  auto key = key_range(1);
+  auto key = counting_array<32>(1);
   std::vector<uint8_t> pt(100), ad = bytes_of("header");
   for (size_t i = 0; i < pt.size(); ++i) pt[i] = static_cast<uint8_t>(i * 7);
   std::vector<uint8_t> ct(pt.size() + 16);
   aead_seal(ct, key, 42, pt, ad);
   std::vector<uint8_t> out(pt.size());
   for (size_t bit = 0; bit < ct.size() * 8; ++bit) {
-    auto bad = ct;
-    bad[bit / 8] ^= static_cast<uint8_t>(1u << (bit % 8));
-    REQUIRE_FALSE(aead_open(out, key, 42, bad, ad));
+    REQUIRE_FALSE(aead_open(out, key, 42, with_bit_flipped(ct, bit), ad));
   }
   for (size_t bit = 0; bit < ad.size() * 8; ++bit) {
-    auto bad = ad;
-    bad[bit / 8] ^= static_cast<uint8_t>(1u << (bit % 8));
-    REQUIRE_FALSE(aead_open(out, key, 42, ct, bad));
+    REQUIRE_FALSE(aead_open(out, key, 42, ct, with_bit_flipped(ad, bit)));
   }
   CHECK(aead_open(out, key, 42, ct, ad));
   CHECK(out == pt);
 }
 
 TEST_CASE("aead_seal/open work in place") {
-  auto key = key_range(9);
+  auto key = counting_array<32>(9);
   for (size_t len : {size_t{0}, size_t{1}, size_t{63}, size_t{64}, size_t{1420}, size_t{65535}}) {
     std::vector<uint8_t> pt(len);
     for (size_t i = 0; i < len; ++i) pt[i] = static_cast<uint8_t>(i ^ 0x5a);
@@ -167,9 +145,8 @@ TEST_CASE("aead_seal/open work in place") {
 }
 
 TEST_CASE("XChaCha20-Poly1305: draft-irtf-cfrg-xchacha-03 appendix A.3.1") {
-  auto key = key_range(0x80);
-  std::array<uint8_t, kXNonceSize> nonce{};
-  for (size_t i = 0; i < nonce.size(); ++i) nonce[i] = static_cast<uint8_t>(0x40 + i);
+  auto key = counting_array<32>(0x80);
+  const auto nonce = counting_array<kXNonceSize>(0x40);
   auto ad = from_hex("50515253c0c1c2c3c4c5c6c7");
   auto pt = bytes_of(kSunscreen);
   const auto expected = from_hex(

@@ -2,31 +2,15 @@
 #include <doctest/doctest.h>
 
 #include <random>
-#include <string>
-#include <string_view>
 #include <vector>
 
 #include "dataplane/blake2s.h"
+#include "support/bytes.h"
 
 using namespace qvpn::dataplane;
+using namespace qvpn::test;
 
 namespace {
-
-std::vector<uint8_t> from_hex(std::string_view hex) {
-  std::vector<uint8_t> out;
-  for (size_t i = 0; i + 1 < hex.size(); i += 2) {
-    out.push_back(static_cast<uint8_t>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16)));
-  }
-  return out;
-}
-
-std::vector<uint8_t> bytes_of(std::string_view s) { return {s.begin(), s.end()}; }
-
-std::vector<uint8_t> range_bytes(size_t n) {
-  std::vector<uint8_t> v(n);
-  for (size_t i = 0; i < n; ++i) v[i] = static_cast<uint8_t>(i);
-  return v;
-}
 
 // RFC 7693 Appendix E: deterministic input generator (a Fibonacci sequence).
 std::vector<uint8_t> selftest_seq(size_t len, uint32_t seed) {
@@ -47,8 +31,8 @@ std::vector<uint8_t> selftest_seq(size_t len, uint32_t seed) {
 TEST_CASE("BLAKE2s-256 of \"abc\" (RFC 7693 Appendix B)") {
   std::array<uint8_t, 32> out{};
   blake2s(out, bytes_of("abc"));
-  CHECK(std::vector<uint8_t>(out.begin(), out.end()) ==
-        from_hex("508c5e8c327c14e2e1a72ba34eeb452f37458b209ed63a294d999b4c86675982"));
+  CHECK(out ==
+        array_from_hex<32>("508c5e8c327c14e2e1a72ba34eeb452f37458b209ed63a294d999b4c86675982"));
 }
 
 TEST_CASE("BLAKE2s self-test grand hash (RFC 7693 Appendix E)") {
@@ -68,8 +52,8 @@ TEST_CASE("BLAKE2s self-test grand hash (RFC 7693 Appendix E)") {
   }
   std::array<uint8_t, 32> out{};
   grand.final(out);
-  CHECK(std::vector<uint8_t>(out.begin(), out.end()) ==
-        from_hex("6a411f08ce25adcdfb02aba641451cec53c598b24f4fc787fbdc88797f4c1dfe"));
+  CHECK(out ==
+        array_from_hex<32>("6a411f08ce25adcdfb02aba641451cec53c598b24f4fc787fbdc88797f4c1dfe"));
 }
 
 TEST_CASE("BLAKE2s streaming equals one-shot for any split") {
@@ -110,26 +94,26 @@ TEST_CASE("HMAC-BLAKE2s matches Python hmac + hashlib.blake2s") {
   };
   const Case cases[] = {
       {{}, {}, "eaf4bb25938f4d20e72656bbbc7a9bf63c0c18537333c35bdb67db1402661acd"},
-      {range_bytes(32), bytes_of("The quick brown fox jumps over the lazy dog"),
+      {counting_bytes(32), bytes_of("The quick brown fox jumps over the lazy dog"),
        "f4660dee21c6a48e2a3d695ceedc26693e37b64b5ac5227476578517ee87fe6d"},
       {bytes_of("key"), bytes_of("abc"),
        "0018bfddc0c878b3e270c6e59b35af01e164a42d89499c9447a90b58a4d60eb3"},
       // Key of exactly one block: used as is.
-      {range_bytes(64), range_bytes(100),
+      {counting_bytes(64), counting_bytes(100),
        "647576eb06d7546ce6db9b3c0c1509a64cc7fae9cb732ee3845e7b486ad26edc"},
       // Key longer than a block: hashed first.
-      {range_bytes(100), range_bytes(200),
+      {counting_bytes(100), counting_bytes(200),
        "c4c95271905c6f69c1dd7c6fbc0cb3735457a660ccc2c4370f28825e7abef5af"},
   };
   for (const auto& c : cases) {
     std::array<uint8_t, 32> out{};
     hmac_blake2s(out, c.key, c.msg);
-    CHECK(std::vector<uint8_t>(out.begin(), out.end()) == from_hex(c.expected));
+    CHECK(out == array_from_hex<32>(c.expected));
   }
 }
 
 TEST_CASE("HMAC-BLAKE2s output may alias its key") {
-  auto key = range_bytes(32);
+  auto key = counting_bytes(32);
   std::array<uint8_t, 32> expected{};
   hmac_blake2s(expected, key, bytes_of("abc"));
   std::array<uint8_t, 32> buf{};

@@ -4,30 +4,24 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
-#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "core/config.h"
+#include "support/keys.h"
 
 using namespace qvpn;
 using namespace qvpn::core;
+using namespace qvpn::test;
 namespace fs = std::filesystem;
 
 namespace {
 
-dataplane::KeyBytes key_bytes(uint8_t fill) {
-  dataplane::KeyBytes k{};
-  for (size_t i = 0; i < k.size(); ++i) k[i] = static_cast<uint8_t>(fill + i);
-  return k;
-}
 std::string b64(uint8_t fill) { return dataplane::to_base64(key_bytes(fill)); }
-dataplane::PublicKey pub(uint8_t fill) { return dataplane::PublicKey{key_bytes(fill)}; }
-bool secret_is(const dataplane::SecretKey& k, uint8_t fill) {
-  return dataplane::constant_time_equal(k.span(), key_bytes(fill));
-}
 
 // A temporary directory, removed with everything in it.
 class TempDir {
@@ -76,6 +70,30 @@ std::string contains_msg(const std::string& what, const std::string& part) {
   return what.find(part) != std::string::npos ? "ok" : "'" + part + "' not in: " + what;
 }
 #define CHECK_CONTAINS(what, part) CHECK(contains_msg((what), (part)) == "ok")
+
+// What a ConfigError must say; what is unset is not checked.
+struct ExpectedError {
+  std::optional<int> line;
+  std::optional<std::string> key;
+  std::vector<std::string> message_parts = {};
+};
+
+void check_error(const ConfigError& e, const ExpectedError& expected) {
+  if (expected.line) {
+    CHECK(e.line() == *expected.line);
+  }
+  if (expected.key) {
+    CHECK(e.key() == *expected.key);
+  }
+  for (const std::string& part : expected.message_parts) CHECK_CONTAINS(e.what(), part);
+}
+
+// A config text that must not parse, and the error it must give.
+struct ErrorCase {
+  const char* what;
+  std::string text;
+  ExpectedError expected;
+};
 
 const std::string kMinimalToml = "[interface]\nprivate_key = \"" + b64(1) + "\"\n";
 
@@ -177,25 +195,22 @@ TEST_CASE("TOML: a key file readable by others is refused with the chmod fix") {
   const fs::path file = dir.write("qvpn.toml", "[interface]\n\nprivate_key_file = \"node.key\"\n");
   const ConfigError e = config_error([&] { load_config(file); });
   CHECK(e.file() == file);
-  CHECK(e.line() == 3);
-  CHECK(e.key() == "private_key_file");
-  CHECK_CONTAINS(e.what(), file.string() + ":3: private_key_file: ");
-  CHECK_CONTAINS(e.what(), (dir.path() / "node.key").string());
-  CHECK_CONTAINS(e.what(), "chmod 600");
+  check_error(e, {3,
+                  "private_key_file",
+                  {file.string() + ":3: private_key_file: ", (dir.path() / "node.key").string(),
+                   "chmod 600"}});
 }
 
 TEST_CASE("TOML: a missing key file and a key file without a key name the key file") {
   TempDir dir;
   const fs::path file = dir.write("qvpn.toml", "[interface]\nprivate_key_file = \"none.key\"\n");
-  ConfigError e = config_error([&] { load_config(file); });
-  CHECK(e.key() == "private_key_file");
-  CHECK_CONTAINS(e.what(), (dir.path() / "none.key").string());
-  CHECK_CONTAINS(e.what(), "wg genkey");
+  check_error(
+      config_error([&] { load_config(file); }),
+      {std::nullopt, "private_key_file", {(dir.path() / "none.key").string(), "wg genkey"}});
 
   dir.write("none.key", "not a key\n");
-  e = config_error([&] { load_config(file); });
-  CHECK(e.line() == 2);
-  CHECK_CONTAINS(e.what(), "does not hold a base64 key");
+  check_error(config_error([&] { load_config(file); }),
+              {2, std::nullopt, {"does not hold a base64 key"}});
 }
 
 TEST_CASE("TOML: an inline private key needs the config itself to be 0600") {
@@ -205,9 +220,7 @@ TEST_CASE("TOML: an inline private key needs the config itself to be 0600") {
 
   const fs::path open = dir.write("open.toml", kMinimalToml, 0644);
   const ConfigError e = config_error([&] { load_config(open); });
-  CHECK(e.line() == 2);
-  CHECK(e.key() == "private_key");
-  CHECK_CONTAINS(e.what(), "chmod 600 " + open.string());
+  check_error(e, {2, "private_key", {"chmod 600 " + open.string()}});
   // The key itself never appears in the message.
   CHECK(std::string(e.what()).find(b64(1)) == std::string::npos);
 
@@ -218,126 +231,72 @@ TEST_CASE("TOML: an inline private key needs the config itself to be 0600") {
                                  "public_key = \"" +
                                      b64(2) + "\"\npreshared_key = \"" + b64(3) + "\"\n",
                                  0640);
-  const ConfigError e2 = config_error([&] { load_config(psk); });
-  CHECK(e2.line() == 5);
-  CHECK(e2.key() == "preshared_key");
-  CHECK_CONTAINS(e2.what(), "chmod 600");
+  check_error(config_error([&] { load_config(psk); }), {5, "preshared_key", {"chmod 600"}});
 }
 
 TEST_CASE("TOML: errors name file, line and key") {
   const fs::path name = "/etc/qvpn/qvpn.toml";
-  const auto error_of = [&](const std::string& text) {
-    return config_error([&] { parse_toml(text, name, fake_key_files(b64(1))); });
+  const auto parse = [&](const std::string& text) {
+    parse_toml(text, name, fake_key_files(b64(1)));
   };
+  const std::string peer = "[[peer]]\npublic_key = \"" + b64(2) + "\"\n";
 
   SUBCASE("bad base64 public key") {
-    const auto e = error_of(kMinimalToml + "\n[[peer]]\npublic_key = \"abc\"\n");
-    CHECK(e.line() == 5);
-    CHECK(e.key() == "public_key");
+    const auto e =
+        config_error([&] { parse(kMinimalToml + "\n[[peer]]\npublic_key = \"abc\"\n"); });
+    check_error(e, {5, "public_key"});
     CHECK(std::string(e.what()).starts_with("/etc/qvpn/qvpn.toml:5: public_key: "));
   }
-  SUBCASE("bad base64 private key") {
-    const auto e = error_of("[interface]\nprivate_key = \"" + b64(1).substr(1) + "x\"\n");
-    CHECK(e.line() == 2);
-    CHECK(e.key() == "private_key");
-  }
-  SUBCASE("unknown key in [interface]") {
-    const auto e = error_of(kMinimalToml + "listen_prot = 1\n");
-    CHECK(e.line() == 3);
-    CHECK(e.key() == "listen_prot");
-    CHECK_CONTAINS(e.what(), "unknown key");
-  }
-  SUBCASE("unknown key in [[peer]]") {
-    const auto e = error_of(kMinimalToml + "[[peer]]\npublic_key = \"" + b64(2) +
-                            "\"\nallowed_ip = [\"10.0.0.0/8\"]\n");
-    CHECK(e.line() == 5);
-    CHECK(e.key() == "allowed_ip");
-  }
-  SUBCASE("unknown table") {
-    const auto e = error_of(kMinimalToml + "[peers]\n");
-    CHECK(e.line() == 3);
-    CHECK(e.key() == "peers");
-  }
-  SUBCASE("bad CIDR, reported at its own line inside a multi-line array") {
-    const auto e = error_of(kMinimalToml + "[[peer]]\npublic_key = \"" + b64(2) +
-                            "\"\nallowed_ips = [\n  \"10.0.0.0/8\",\n  \"10.0.0.0/33\",\n]\n");
-    CHECK(e.line() == 7);
-    CHECK(e.key() == "allowed_ips");
-    CHECK_CONTAINS(e.what(), "10.0.0.0/33");
-  }
-  SUBCASE("bad address") {
-    const auto e = error_of(kMinimalToml + "address = [\"10.0.0.300/24\"]\n");
-    CHECK(e.line() == 3);
-    CHECK(e.key() == "address");
-  }
-  SUBCASE("bad port") {
-    const auto e = error_of(kMinimalToml + "listen_port = 70000\n");
-    CHECK(e.line() == 3);
-    CHECK(e.key() == "listen_port");
-    CHECK_CONTAINS(e.what(), "0..65535");
-  }
-  SUBCASE("port of the wrong type") {
-    const auto e = error_of(kMinimalToml + "listen_port = \"51820\"\n");
-    CHECK(e.key() == "listen_port");
-    CHECK_CONTAINS(e.what(), "expected an integer, got a string");
-  }
-  SUBCASE("bad endpoint port and unbracketed IPv6 endpoint") {
-    auto e = error_of(kMinimalToml + "[[peer]]\npublic_key = \"" + b64(2) +
-                      "\"\nendpoint = \"host:0\"\n");
-    CHECK(e.line() == 5);
-    CHECK(e.key() == "endpoint");
-    e = error_of(kMinimalToml + "[[peer]]\npublic_key = \"" + b64(2) +
-                 "\"\nendpoint = \"::1:51820\"\n");
-    CHECK_CONTAINS(e.what(), "brackets");
-  }
-  SUBCASE("duplicate peer") {
-    const std::string peer = "[[peer]]\npublic_key = \"" + b64(2) + "\"\n";
-    const auto e = error_of(kMinimalToml + peer + peer);  // peers at lines 3 and 5
-    CHECK(e.line() == 5);
-    CHECK(e.key() == "public_key");
-    CHECK_CONTAINS(e.what(), "duplicate peer");
-    CHECK_CONTAINS(e.what(), "line 3");
-  }
-  SUBCASE("missing private key") {
-    const auto e = error_of("[interface]\nlisten_port = 1\n");
-    CHECK(e.line() == 1);
-    CHECK(e.key() == "private_key");
-    CHECK_CONTAINS(e.what(), "missing");
-  }
-  SUBCASE("missing [interface]") {
-    const auto e = error_of("[[peer]]\npublic_key = \"" + b64(2) + "\"\n");
-    CHECK(e.key() == "interface");
-  }
-  SUBCASE("missing peer public key") {
-    const auto e = error_of(kMinimalToml + "\n[[peer]]\nendpoint = \"h:1\"\n");
-    CHECK(e.line() == 4);
-    CHECK(e.key() == "public_key");
-  }
-  SUBCASE("both private_key and private_key_file") {
-    const auto e = error_of(kMinimalToml + "private_key_file = \"k\"\n");
-    CHECK(e.line() == 3);
-    CHECK(e.key() == "private_key");
-    CHECK_CONTAINS(e.what(), "not both");
-  }
-  SUBCASE("[peer] instead of [[peer]]") {
-    const auto e = error_of(kMinimalToml + "[peer]\npublic_key = \"" + b64(2) + "\"\n");
-    CHECK(e.key() == "peer");
-    CHECK_CONTAINS(e.what(), "[[peer]]");
-  }
-  SUBCASE("TOML syntax error") {
-    const auto e = error_of(kMinimalToml + "mtu = = 3\n");
-    CHECK(e.line() == 3);
-    CHECK(e.key() == "");
-    CHECK_CONTAINS(e.what(), "/etc/qvpn/qvpn.toml:3: not valid TOML");
-  }
-  SUBCASE("MTU too small for IPv6") {
-    const auto e = error_of(kMinimalToml + "address = [\"fd00::1/64\"]\nmtu = 1200\n");
-    CHECK(e.line() == 4);
-    CHECK(e.key() == "mtu");
-  }
-  SUBCASE("bad interface name") {
-    const auto e = error_of(kMinimalToml + "name = \"a/b\"\n");
-    CHECK(e.key() == "name");
+  const ErrorCase cases[] = {
+      {"bad base64 private key",
+       "[interface]\nprivate_key = \"" + b64(1).substr(1) + "x\"\n",
+       {2, "private_key"}},
+      {"unknown key in [interface]",
+       kMinimalToml + "listen_prot = 1\n",
+       {3, "listen_prot", {"unknown key"}}},
+      {"unknown key in [[peer]]",
+       kMinimalToml + peer + "allowed_ip = [\"10.0.0.0/8\"]\n",
+       {5, "allowed_ip"}},
+      {"unknown table", kMinimalToml + "[peers]\n", {3, "peers"}},
+      {"bad CIDR, reported at its own line inside a multi-line array",
+       kMinimalToml + peer + "allowed_ips = [\n  \"10.0.0.0/8\",\n  \"10.0.0.0/33\",\n]\n",
+       {7, "allowed_ips", {"10.0.0.0/33"}}},
+      {"bad address", kMinimalToml + "address = [\"10.0.0.300/24\"]\n", {3, "address"}},
+      {"bad port", kMinimalToml + "listen_port = 70000\n", {3, "listen_port", {"0..65535"}}},
+      {"port of the wrong type",
+       kMinimalToml + "listen_port = \"51820\"\n",
+       {std::nullopt, "listen_port", {"expected an integer, got a string"}}},
+      {"bad endpoint port", kMinimalToml + peer + "endpoint = \"host:0\"\n", {5, "endpoint"}},
+      {"unbracketed IPv6 endpoint",
+       kMinimalToml + peer + "endpoint = \"::1:51820\"\n",
+       {std::nullopt, std::nullopt, {"brackets"}}},
+      // The peers start at lines 3 and 5.
+      {"duplicate peer",
+       kMinimalToml + peer + peer,
+       {5, "public_key", {"duplicate peer", "line 3"}}},
+      {"missing private key", "[interface]\nlisten_port = 1\n", {1, "private_key", {"missing"}}},
+      {"missing [interface]", peer, {std::nullopt, "interface"}},
+      {"missing peer public key",
+       kMinimalToml + "\n[[peer]]\nendpoint = \"h:1\"\n",
+       {4, "public_key"}},
+      {"both private_key and private_key_file",
+       kMinimalToml + "private_key_file = \"k\"\n",
+       {3, "private_key", {"not both"}}},
+      {"[peer] instead of [[peer]]",
+       kMinimalToml + "[peer]\npublic_key = \"" + b64(2) + "\"\n",
+       {std::nullopt, "peer", {"[[peer]]"}}},
+      {"TOML syntax error",
+       kMinimalToml + "mtu = = 3\n",
+       {3, "", {"/etc/qvpn/qvpn.toml:3: not valid TOML"}}},
+      {"MTU too small for IPv6",
+       kMinimalToml + "address = [\"fd00::1/64\"]\nmtu = 1200\n",
+       {4, "mtu"}},
+      {"bad interface name", kMinimalToml + "name = \"a/b\"\n", {std::nullopt, "name"}},
+  };
+  for (const ErrorCase& c : cases) {
+    SUBCASE(c.what) {
+      check_error(config_error([&] { parse(c.text); }), c.expected);
+    }
   }
 }
 
@@ -457,79 +416,39 @@ TEST_CASE("wg-quick: load_config picks the format by extension or by content") {
   CHECK(c.interface.name.empty());
   // The same content refused when others can read it.
   const fs::path open = dir.write("wg2.conf", text, 0644);
-  const ConfigError e = config_error([&] { load_config(open); });
-  CHECK(e.line() == 2);
-  CHECK(e.key() == "PrivateKey");
-  CHECK_CONTAINS(e.what(), "chmod 600");
+  check_error(config_error([&] { load_config(open); }), {2, "PrivateKey", {"chmod 600"}});
 }
 
 TEST_CASE("wg-quick: errors name file, line and key") {
   const fs::path name = "wg0.conf";
+  const auto parse = [&](const std::string& text) { parse_wg_quick(text, name); };
   const std::string iface = "[Interface]\nPrivateKey = " + b64(1) + "\n";
-  const auto error_of = [&](const std::string& text) {
-    return config_error([&] { parse_wg_quick(text, name); });
-  };
+  const std::string peer = "[Peer]\nPublicKey = " + b64(2) + "\n";
 
   SUBCASE("bad base64 key") {
-    const auto e = error_of(iface + "[Peer]\nPublicKey = AAAA\n");
-    CHECK(e.line() == 4);
-    CHECK(e.key() == "PublicKey");
+    const auto e = config_error([&] { parse(iface + "[Peer]\nPublicKey = AAAA\n"); });
+    check_error(e, {4, "PublicKey"});
     CHECK(std::string(e.what()).starts_with("wg0.conf:4: PublicKey: "));
   }
-  SUBCASE("unknown key, spelled as written") {
-    const auto e = error_of(iface + "ListenPrt = 1\n");
-    CHECK(e.line() == 3);
-    CHECK(e.key() == "ListenPrt");
-  }
-  SUBCASE("bad CIDR in a list") {
-    const auto e = error_of(iface + "[Peer]\nPublicKey = " + b64(2) +
-                            "\nAllowedIPs = 10.0.0.0/8, 10.0.0.0/40\n");
-    CHECK(e.line() == 5);
-    CHECK(e.key() == "AllowedIPs");
-    CHECK_CONTAINS(e.what(), "10.0.0.0/40");
-  }
-  SUBCASE("bad port") {
-    const auto e = error_of(iface + "ListenPort = 65536\n");
-    CHECK(e.line() == 3);
-    CHECK(e.key() == "ListenPort");
-  }
-  SUBCASE("duplicate peer") {
-    const std::string peer = "[Peer]\nPublicKey = " + b64(2) + "\n";
-    const auto e = error_of(iface + peer + "\n" + peer);
-    CHECK(e.line() == 6);
-    CHECK(e.key() == "PublicKey");
-    CHECK_CONTAINS(e.what(), "line 3");
-  }
-  SUBCASE("missing private key") {
-    const auto e = error_of("[Interface]\nListenPort = 1\n");
-    CHECK(e.line() == 1);
-    CHECK(e.key() == "PrivateKey");
-  }
-  SUBCASE("a key given twice") {
-    const auto e = error_of(iface + "MTU = 1400\nMtu = 1300\n");
-    CHECK(e.line() == 4);
-    CHECK_CONTAINS(e.what(), "line 3");
-  }
-  SUBCASE("a key before any section") {
-    const auto e = error_of("ListenPort = 1\n" + iface);
-    CHECK(e.line() == 1);
-    CHECK(e.key() == "ListenPort");
-  }
-  SUBCASE("unknown section, line without '='") {
-    auto e = error_of(iface + "[Peers]\n");
-    CHECK(e.line() == 3);
-    e = error_of(iface + "ListenPort 1\n");
-    CHECK(e.line() == 3);
-    CHECK_CONTAINS(e.what(), "Key = Value");
-  }
-  SUBCASE("peer without a public key") {
-    const auto e = error_of(iface + "[Peer]\nAllowedIPs = 10.0.0.0/8\n");
-    CHECK(e.line() == 3);
-    CHECK(e.key() == "PublicKey");
-  }
-  SUBCASE("no [Interface]") {
-    const auto e = error_of("# nothing\n");
-    CHECK_CONTAINS(e.what(), "missing [Interface]");
+  const ErrorCase cases[] = {
+      {"unknown key, spelled as written", iface + "ListenPrt = 1\n", {3, "ListenPrt"}},
+      {"bad CIDR in a list",
+       iface + peer + "AllowedIPs = 10.0.0.0/8, 10.0.0.0/40\n",
+       {5, "AllowedIPs", {"10.0.0.0/40"}}},
+      {"bad port", iface + "ListenPort = 65536\n", {3, "ListenPort"}},
+      {"duplicate peer", iface + peer + "\n" + peer, {6, "PublicKey", {"line 3"}}},
+      {"missing private key", "[Interface]\nListenPort = 1\n", {1, "PrivateKey"}},
+      {"a key given twice", iface + "MTU = 1400\nMtu = 1300\n", {4, std::nullopt, {"line 3"}}},
+      {"a key before any section", "ListenPort = 1\n" + iface, {1, "ListenPort"}},
+      {"unknown section", iface + "[Peers]\n", {3, std::nullopt}},
+      {"line without '='", iface + "ListenPort 1\n", {3, std::nullopt, {"Key = Value"}}},
+      {"peer without a public key", iface + "[Peer]\nAllowedIPs = 10.0.0.0/8\n", {3, "PublicKey"}},
+      {"no [Interface]", "# nothing\n", {std::nullopt, std::nullopt, {"missing [Interface]"}}},
+  };
+  for (const ErrorCase& c : cases) {
+    SUBCASE(c.what) {
+      check_error(config_error([&] { parse(c.text); }), c.expected);
+    }
   }
 }
 

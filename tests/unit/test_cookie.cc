@@ -3,30 +3,22 @@
 #include <doctest/doctest.h>
 
 #include <cstring>
-#include <string>
-#include <string_view>
 #include <vector>
 
 #include "dataplane/aead.h"
 #include "dataplane/blake2s.h"
 #include "dataplane/cookie.h"
 #include "dataplane/x25519.h"
+#include "support/bytes.h"
 
 using namespace qvpn::dataplane;
+using namespace qvpn::test;
 using namespace std::chrono_literals;
 using qvpn::platform::Endpoint;
 using qvpn::platform::TimePoint;
 using Result = CookieChecker::Result;
 
 namespace {
-
-std::vector<uint8_t> from_hex(std::string_view hex) {
-  std::vector<uint8_t> out;
-  for (size_t i = 0; i + 1 < hex.size(); i += 2) {
-    out.push_back(static_cast<uint8_t>(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16)));
-  }
-  return out;
-}
 
 Endpoint v4(uint8_t a, uint8_t b, uint8_t c, uint8_t d, uint16_t port) {
   Endpoint e;
@@ -82,6 +74,32 @@ struct Pair {
     maker.init(responder);
     checker.init(responder);
   }
+
+  // The checker's cookie reply to `msg` from `src`, as sent on the wire.
+  std::array<uint8_t, kCookieReplySize> reply_bytes(std::span<const uint8_t> msg,
+                                                    const Endpoint& src, TimePoint now,
+                                                    uint32_t receiver_index = 1) {
+    std::array<uint8_t, kCookieReplySize> out{};
+    checker.make_reply(out, msg, receiver_index, src, now);
+    return out;
+  }
+  CookieReply reply_to(std::span<const uint8_t> msg, const Endpoint& src, TimePoint now,
+                       uint32_t receiver_index = 1) {
+    return as_reply(reply_bytes(msg, src, now, receiver_index));
+  }
+
+  // A random initiation with the maker's MACs added at `now`.
+  std::vector<uint8_t> initiation(TimePoint now) {
+    auto msg = random_initiation();
+    maker.add_macs(msg, now);
+    return msg;
+  }
+
+  // The maker sends an initiation from `src` at `now` and takes the cookie the checker
+  // answers with.
+  void get_cookie(const Endpoint& src, TimePoint now) {
+    REQUIRE(maker.consume_reply(reply_to(initiation(now), src, now), now));
+  }
 };
 
 }  // namespace
@@ -89,12 +107,9 @@ struct Pair {
 TEST_CASE("mac1 matches an independent computation") {
   // Python: k = blake2s(b"mac1----" + bytes(range(32))).digest()
   //         blake2s(bytes(range(148))[:116], key=k, digest_size=16).hexdigest()
-  PublicKey pub;
-  for (size_t i = 0; i < pub.bytes.size(); ++i) pub.bytes[i] = static_cast<uint8_t>(i);
-  std::vector<uint8_t> msg(kHandshakeInitiationSize);
-  for (size_t i = 0; i < msg.size(); ++i) msg[i] = static_cast<uint8_t>(i);
+  auto msg = counting_bytes(kHandshakeInitiationSize);
   CookieMaker maker;
-  maker.init(pub);
+  maker.init(PublicKey{counting_array<kKeySize>()});
   maker.add_macs(msg, kT0);
   CHECK(std::vector<uint8_t>(msg.begin() + kInitiationMac1Offset,
                              msg.begin() + kInitiationMac1Offset + kMacSize) ==
@@ -107,13 +122,10 @@ TEST_CASE("mac1 matches an independent computation") {
 TEST_CASE("mac1: valid as made, invalid after any flipped bit it covers") {
   Pair p;
   const auto src = v4(192, 0, 2, 1, 51820);
-  auto msg = random_initiation();
-  p.maker.add_macs(msg, kT0);
+  auto msg = p.initiation(kT0);
   CHECK(p.checker.check(msg, src, false, kT0) == Result::kValidMac1);
   for (size_t bit = 0; bit < (kInitiationMac1Offset + kMacSize) * 8; ++bit) {
-    auto bad = msg;
-    bad[bit / 8] ^= static_cast<uint8_t>(1u << (bit % 8));
-    REQUIRE(p.checker.check(bad, src, false, kT0) == Result::kInvalidMac1);
+    REQUIRE(p.checker.check(with_bit_flipped(msg, bit), src, false, kT0) == Result::kInvalidMac1);
   }
   // mac2's bytes are not covered by mac1.
   auto bad = msg;
@@ -129,13 +141,11 @@ TEST_CASE("mac1: valid as made, invalid after any flipped bit it covers") {
 TEST_CASE("mac2 is zero until a cookie reply, then valid for that source") {
   Pair p;
   const auto src = v4(198, 51, 100, 7, 40000);
-  auto msg = random_initiation();
-  p.maker.add_macs(msg, kT0);
+  auto msg = p.initiation(kT0);
   CHECK(is_zero(mac2_of(msg)));
   CHECK(p.checker.check(msg, src, true, kT0) == Result::kValidMac1);
 
-  std::array<uint8_t, kCookieReplySize> reply{};
-  p.checker.make_reply(reply, msg, 0x11223344, src, kT0);
+  const auto reply = p.reply_bytes(msg, src, kT0, 0x11223344);
   // Wire format: type 3 and the receiver index, little-endian.
   CHECK(reply[0] == 3);
   CHECK(reply[1] == 0);
@@ -145,8 +155,7 @@ TEST_CASE("mac2 is zero until a cookie reply, then valid for that source") {
   CHECK(reply[7] == 0x11);
   REQUIRE(p.maker.consume_reply(as_reply(reply), kT0 + 1s));
 
-  auto msg2 = random_initiation();
-  p.maker.add_macs(msg2, kT0 + 2s);
+  auto msg2 = p.initiation(kT0 + 2s);
   CHECK_FALSE(is_zero(mac2_of(msg2)));
   CHECK(p.checker.check(msg2, src, true, kT0 + 2s) == Result::kValidMac2);
   CHECK(p.checker.check(msg2, src, false, kT0 + 2s) == Result::kValidMac1);
@@ -162,10 +171,8 @@ TEST_CASE("mac2 is zero until a cookie reply, then valid for that source") {
 TEST_CASE("cookie reply decrypts with HASH(\"cookie--\" || pub) and mac1 as ad") {
   Pair p;
   const auto src = v6_loopback(51820);
-  auto msg = random_initiation();
-  p.maker.add_macs(msg, kT0);
-  std::array<uint8_t, kCookieReplySize> bytes{};
-  p.checker.make_reply(bytes, msg, 1, src, kT0);
+  auto msg = p.initiation(kT0);
+  const auto bytes = p.reply_bytes(msg, src, kT0);
   const auto reply = as_reply(bytes);
 
   std::array<uint8_t, 32> key{};
@@ -178,8 +185,7 @@ TEST_CASE("cookie reply decrypts with HASH(\"cookie--\" || pub) and mac1 as ad")
                    std::span(msg).subspan(kInitiationMac1Offset, kMacSize)));
   CHECK_FALSE(is_zero(cookie));
   // Each reply has a fresh nonce.
-  std::array<uint8_t, kCookieReplySize> again{};
-  p.checker.make_reply(again, msg, 1, src, kT0);
+  const auto again = p.reply_bytes(msg, src, kT0);
   CHECK(std::memcmp(again.data() + 8, bytes.data() + 8, kCookieNonceSize) != 0);
 }
 
@@ -192,27 +198,17 @@ TEST_CASE("consume_reply refuses replies that do not answer our last message") {
     CookieMaker sender;
     sender.init(p.responder);
     sender.add_macs(msg, kT0);
-    std::array<uint8_t, kCookieReplySize> reply{};
-    p.checker.make_reply(reply, msg, 1, src, kT0);
-    CHECK_FALSE(p.maker.consume_reply(as_reply(reply), kT0));
+    CHECK_FALSE(p.maker.consume_reply(p.reply_to(msg, src, kT0), kT0));
   }
   SUBCASE("reply to an older message: wrong ad") {
-    auto msg1 = random_initiation();
-    p.maker.add_macs(msg1, kT0);
-    std::array<uint8_t, kCookieReplySize> reply{};
-    p.checker.make_reply(reply, msg1, 1, src, kT0);
-    auto msg2 = random_initiation();
-    p.maker.add_macs(msg2, kT0 + 1s);
-    CHECK_FALSE(p.maker.consume_reply(as_reply(reply), kT0 + 1s));
-    auto msg3 = random_initiation();
-    p.maker.add_macs(msg3, kT0 + 2s);
-    CHECK(is_zero(mac2_of(msg3)));
+    const auto reply = p.reply_to(p.initiation(kT0), src, kT0);
+    p.initiation(kT0 + 1s);  // the maker has sent a newer message since
+    CHECK_FALSE(p.maker.consume_reply(reply, kT0 + 1s));
+    CHECK(is_zero(mac2_of(p.initiation(kT0 + 2s))));
   }
   SUBCASE("tampered reply") {
-    auto msg = random_initiation();
-    p.maker.add_macs(msg, kT0);
-    std::array<uint8_t, kCookieReplySize> reply{};
-    p.checker.make_reply(reply, msg, 1, src, kT0);
+    auto msg = p.initiation(kT0);
+    const auto reply = p.reply_bytes(msg, src, kT0);
     for (size_t i = 8; i < kCookieReplySize; ++i) {
       auto bad = reply;
       bad[i] ^= 0x01;
@@ -223,8 +219,7 @@ TEST_CASE("consume_reply refuses replies that do not answer our last message") {
     CHECK_FALSE(p.maker.consume_reply(as_reply(reply), kT0));
   }
   SUBCASE("reply from a different responder key") {
-    auto msg = random_initiation();
-    p.maker.add_macs(msg, kT0);
+    auto msg = p.initiation(kT0);
     CookieChecker other;
     other.init(public_key_of(generate_private_key()));
     std::array<uint8_t, kCookieReplySize> reply{};
@@ -236,14 +231,9 @@ TEST_CASE("consume_reply refuses replies that do not answer our last message") {
 TEST_CASE("the sender stops using a cookie after 115 s") {
   Pair p;
   const auto src = v4(10, 0, 0, 1, 9);
-  auto msg = random_initiation();
-  p.maker.add_macs(msg, kT0);
-  std::array<uint8_t, kCookieReplySize> reply{};
-  p.checker.make_reply(reply, msg, 1, src, kT0);
-  REQUIRE(p.maker.consume_reply(as_reply(reply), kT0));
+  p.get_cookie(src, kT0);
 
-  auto m = random_initiation();
-  p.maker.add_macs(m, kT0 + 114s);
+  auto m = p.initiation(kT0 + 114s);
   CHECK_FALSE(is_zero(mac2_of(m)));
   CHECK(p.checker.check(m, src, true, kT0 + 114s) == Result::kValidMac2);
   p.maker.add_macs(m, kT0 + 115s);
@@ -254,21 +244,15 @@ TEST_CASE("the sender stops using a cookie after 115 s") {
 TEST_CASE("the checker's secret rotates after 120 s, invalidating old cookies") {
   Pair p;
   const auto src = v4(10, 0, 0, 2, 5555);
-  auto msg = random_initiation();
-  p.maker.add_macs(msg, kT0);
-  std::array<uint8_t, kCookieReplySize> reply{};
-  p.checker.make_reply(reply, msg, 1, src, kT0);  // secret born at kT0
-  REQUIRE(p.maker.consume_reply(as_reply(reply), kT0));
+  p.get_cookie(src, kT0);  // the checker's secret is born at kT0
 
   // The maker's clock is its own: a message it made while the cookie was fresh.
-  auto m = random_initiation();
-  p.maker.add_macs(m, kT0 + 10s);
+  auto m = p.initiation(kT0 + 10s);
   REQUIRE_FALSE(is_zero(mac2_of(m)));
   CHECK(p.checker.check(m, src, true, kT0 + 119s) == Result::kValidMac2);
   CHECK(p.checker.check(m, src, true, kT0 + 121s) == Result::kValidMac1);
   // A new reply under the new secret works again.
-  p.checker.make_reply(reply, m, 1, src, kT0 + 121s);
-  REQUIRE(p.maker.consume_reply(as_reply(reply), kT0 + 121s));
+  REQUIRE(p.maker.consume_reply(p.reply_to(m, src, kT0 + 121s), kT0 + 121s));
   p.maker.add_macs(m, kT0 + 122s);
   CHECK(p.checker.check(m, src, true, kT0 + 122s) == Result::kValidMac2);
 }
@@ -280,9 +264,7 @@ TEST_CASE("handshake responses work the same way") {
   random_bytes(msg);
   p.maker.add_macs(msg, kT0);
   CHECK(p.checker.check(msg, src, true, kT0) == Result::kValidMac1);
-  std::array<uint8_t, kCookieReplySize> reply{};
-  p.checker.make_reply(reply, msg, 9, src, kT0);
-  REQUIRE(p.maker.consume_reply(as_reply(reply), kT0));
+  REQUIRE(p.maker.consume_reply(p.reply_to(msg, src, kT0, 9), kT0));
   p.maker.add_macs(msg, kT0);
   CHECK(p.checker.check(msg, src, true, kT0) == Result::kValidMac2);
 }

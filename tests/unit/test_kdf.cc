@@ -2,32 +2,21 @@
 #include <doctest/doctest.h>
 
 #include <array>
-#include <string>
 #include <string_view>
 #include <vector>
 
 #include "dataplane/blake2s.h"
 #include "dataplane/kdf.h"
+#include "support/bytes.h"
 
 using namespace qvpn::dataplane;
+using namespace qvpn::test;
 
 namespace {
 
 using Key = std::array<uint8_t, kKeySize>;
 
-Key key_from(std::string_view hex) {
-  Key out{};
-  for (size_t i = 0; i < out.size(); ++i) {
-    out[i] = static_cast<uint8_t>(std::stoi(std::string(hex.substr(2 * i, 2)), nullptr, 16));
-  }
-  return out;
-}
-
-Key range_key() {
-  Key k{};
-  for (size_t i = 0; i < k.size(); ++i) k[i] = static_cast<uint8_t>(i);
-  return k;
-}
+Key key_from(std::string_view hex) { return array_from_hex<kKeySize>(hex); }
 
 // Expected values produced with Python 3's standard library, following whitepaper 5.4:
 //   H = lambda k, m: hmac.new(k, m, hashlib.blake2s).digest()
@@ -41,7 +30,7 @@ struct Vector {
 
 std::vector<Vector> vectors() {
   const std::string_view id = "WireGuard v1 zx2c4 Jason@zx2c4.com";
-  auto k = range_key();
+  auto k = counting_array<kKeySize>();
   return {
       {{},
        "7a38c34bf2b8738d7374ca77c44ecb309a11d2b2528304fa86052c365e722624",
@@ -61,7 +50,7 @@ std::vector<Vector> vectors() {
 }  // namespace
 
 TEST_CASE("KDF1/2/3 with key 00..1f match Python hmac + hashlib.blake2s") {
-  const Key key = range_key();
+  const Key key = counting_array<kKeySize>();
   for (const auto& v : vectors()) {
     Key a{}, b{}, c{};
     kdf1(a, key, v.input);
@@ -96,7 +85,7 @@ TEST_CASE("KDF from WireGuard's initial chaining key") {
 
 TEST_CASE("KDF outputs may alias the key and the input") {
   // The handshake writes the new chaining key over the old: C = KDF1(C, e).
-  const Key key = range_key();
+  const Key key = counting_array<kKeySize>();
   Key expected1{}, expected2{};
   kdf2(expected1, expected2, key, key);
 

@@ -6,8 +6,10 @@
 
 #include "dataplane/keys.h"
 #include "dataplane/x25519.h"
+#include "support/keys.h"
 
 using namespace qvpn::dataplane;
+using qvpn::test::key_bytes;
 
 namespace {
 
@@ -16,12 +18,6 @@ constexpr char kWgPrivate[] = "CInNBN54XlG+8fkeDPRBC72p9HT1FhzHy7ZslMYsmW4=";
 constexpr char kWgPublic[] = "GCI9qaOYFay5CS5/dNb9YFwVhlKrbuj1E01nmHahmRc=";
 // The same private key in the UAPI's hex form (base64-decoded with Python).
 constexpr char kWgPrivateHex[] = "0889cd04de785e51bef1f91e0cf4410bbda9f474f5161cc7cbb66c94c62c996e";
-
-KeyBytes range_key() {
-  KeyBytes k{};
-  for (size_t i = 0; i < k.size(); ++i) k[i] = static_cast<uint8_t>(i);
-  return k;
-}
 
 }  // namespace
 
@@ -49,8 +45,8 @@ TEST_CASE("base64 and hex round trips") {
     CHECK(hex.size() == 64);
     CHECK(key_from_hex(hex) == k);
   }
-  CHECK(to_hex(range_key()) == "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f");
-  CHECK(to_base64(range_key()) == "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=");
+  CHECK(to_hex(key_bytes()) == "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f");
+  CHECK(to_base64(key_bytes()) == "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=");
   CHECK(to_base64(KeyBytes{}) == "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=");
 }
 
@@ -69,7 +65,7 @@ TEST_CASE("base64 rejects anything but exactly one canonical 44-character key") 
   bad[10] = '-';  // URL-safe alphabet is not accepted
   CHECK_FALSE(key_from_base64(bad));
   // 'AAE=' style: the character before '=' carries 2 unused bits that must be zero.
-  auto noncanonical = std::string(to_base64(range_key()));
+  auto noncanonical = std::string(to_base64(key_bytes()));
   REQUIRE(noncanonical[42] == '8');
   noncanonical[42] = '9';  // same 32 bytes, but a non-zero trailing bit
   CHECK_FALSE(key_from_base64(noncanonical));
@@ -81,7 +77,7 @@ TEST_CASE("hex rejects wrong lengths and characters") {
   const std::string good = kWgPrivateHex;
   CHECK(key_from_hex(good));
   CHECK(key_from_hex("000102030405060708090A0B0C0D0E0F101112131415161718191A1B1C1D1E1F") ==
-        range_key());  // upper case is still hex
+        key_bytes());  // upper case is still hex
   CHECK_FALSE(key_from_hex(""));
   CHECK_FALSE(key_from_hex(good.substr(0, 63)));
   CHECK_FALSE(key_from_hex(good.substr(0, 62)));
@@ -97,7 +93,7 @@ TEST_CASE("hex rejects wrong lengths and characters") {
 }
 
 TEST_CASE("SecretKey copies, compares, wipes") {
-  SecretKey a(range_key());
+  SecretKey a(key_bytes());
   SecretKey b = a;
   CHECK(a.equals(b));
   CHECK_FALSE(a.is_zero());
@@ -112,7 +108,7 @@ TEST_CASE("SecretKey copies, compares, wipes") {
   CHECK(b.is_zero());
   CHECK(SecretKey().is_zero());
   CHECK(PublicKey{}.is_zero());
-  CHECK_FALSE(PublicKey{range_key()}.is_zero());
+  CHECK_FALSE(PublicKey{key_bytes()}.is_zero());
 }
 
 TEST_CASE("constant_time_equal and secure_wipe") {

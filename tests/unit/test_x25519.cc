@@ -1,22 +1,16 @@
 // X25519 against RFC 7748 and the low-order-point rule the handshake relies on.
 #include <doctest/doctest.h>
 
-#include <string>
 #include <string_view>
 
 #include "dataplane/x25519.h"
+#include "support/bytes.h"
 
 using namespace qvpn::dataplane;
 
 namespace {
 
-KeyBytes key_from(std::string_view hex) {
-  KeyBytes out{};
-  for (size_t i = 0; i < out.size(); ++i) {
-    out[i] = static_cast<uint8_t>(std::stoi(std::string(hex.substr(2 * i, 2)), nullptr, 16));
-  }
-  return out;
-}
+KeyBytes key_from(std::string_view hex) { return qvpn::test::array_from_hex<kKeySize>(hex); }
 
 SecretKey secret_from(std::string_view hex) { return SecretKey(key_from(hex)); }
 PublicKey public_from(std::string_view hex) { return PublicKey{key_from(hex)}; }
