@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "dataplane/allowed_ips.h"
+#include "support/naive_allowed_ips.h"
 
 namespace {
 
@@ -24,56 +25,7 @@ using qvpn::platform::IpAddress;
   std::abort();
 }
 
-bool bits_equal(const IpAddress& a, const IpAddress& b, unsigned n) {
-  for (unsigned i = 0; i < n; ++i) {
-    if (((a.bytes[i / 8] ^ b.bytes[i / 8]) >> (7 - i % 8)) & 1) return false;
-  }
-  return true;
-}
-
-class NaiveTable {
- public:
-  void insert(const IpPrefix& p, PeerId peer) {
-    for (auto& e : entries_) {
-      if (e.first == p) {
-        e.second = peer;
-        return;
-      }
-    }
-    entries_.emplace_back(p, peer);
-  }
-  bool remove(const IpPrefix& p, PeerId peer) {
-    const auto it = std::find(entries_.begin(), entries_.end(), std::pair{p, peer});
-    if (it == entries_.end()) return false;
-    entries_.erase(it);
-    return true;
-  }
-  void remove_peer(PeerId peer) {
-    std::erase_if(entries_, [peer](const auto& e) { return e.second == peer; });
-  }
-  PeerId lookup(const IpAddress& a) const {
-    PeerId best = kNoPeer;
-    int best_len = -1;
-    for (const auto& [p, owner] : entries_) {
-      if (p.addr.v6 == a.v6 && p.len > best_len && bits_equal(p.addr, a, p.len)) {
-        best = owner;
-        best_len = p.len;
-      }
-    }
-    return best;
-  }
-  std::vector<IpPrefix> prefixes_of(PeerId peer) const {
-    std::vector<IpPrefix> out;
-    for (const auto& [p, owner] : entries_) {
-      if (owner == peer) out.push_back(p);
-    }
-    return out;
-  }
-  size_t size() const { return entries_.size(); }
-
- private:
-  std::vector<std::pair<IpPrefix, PeerId>> entries_;
-};
+using NaiveTable = qvpn::test::NaiveAllowedIps;
 
 class Reader {
  public:

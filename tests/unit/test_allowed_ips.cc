@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "dataplane/allowed_ips.h"
+#include "support/naive_allowed_ips.h"
 
 using qvpn::dataplane::AllowedIps;
 using qvpn::dataplane::IpPrefix;
@@ -39,62 +40,7 @@ IpAddress ip6(uint32_t a, uint32_t b, uint32_t c, uint32_t d) {
 // The table's insertions pass addresses with host bits set on purpose ("maskself").
 IpPrefix pfx(const IpAddress& a, uint8_t len) { return IpPrefix::of(a, len); }
 
-// A deliberately naive table: a list scanned in full for the longest matching prefix.
-class NaiveTable {
- public:
-  void insert(const IpPrefix& p, PeerId peer) {
-    for (auto& [q, owner] : entries_) {
-      if (q == p) {
-        owner = peer;
-        return;
-      }
-    }
-    entries_.emplace_back(p, peer);
-  }
-  bool remove(const IpPrefix& p, PeerId peer) {
-    for (auto it = entries_.begin(); it != entries_.end(); ++it) {
-      if (it->first == p && it->second == peer) {
-        entries_.erase(it);
-        return true;
-      }
-    }
-    return false;
-  }
-  void remove_peer(PeerId peer) {
-    std::erase_if(entries_, [peer](const auto& e) { return e.second == peer; });
-  }
-  PeerId lookup(const IpAddress& a) const {
-    PeerId best = kNoPeer;
-    int best_len = -1;
-    for (const auto& [p, owner] : entries_) {
-      if (p.addr.v6 == a.v6 && p.len > best_len && leading_bits_equal(p.addr, a, p.len)) {
-        best = owner;
-        best_len = p.len;
-      }
-    }
-    return best;
-  }
-  std::vector<IpPrefix> prefixes_of(PeerId peer) const {
-    std::vector<IpPrefix> out;
-    for (const auto& [p, owner] : entries_) {
-      if (owner == peer) out.push_back(p);
-    }
-    return out;
-  }
-  size_t size() const { return entries_.size(); }
-  const std::vector<std::pair<IpPrefix, PeerId>>& entries() const { return entries_; }
-
- private:
-  static bool leading_bits_equal(const IpAddress& a, const IpAddress& b, unsigned n) {
-    for (unsigned i = 0; i < n; ++i) {
-      const int bit_a = (a.bytes[i / 8] >> (7 - i % 8)) & 1;
-      const int bit_b = (b.bytes[i / 8] >> (7 - i % 8)) & 1;
-      if (bit_a != bit_b) return false;
-    }
-    return true;
-  }
-  std::vector<std::pair<IpPrefix, PeerId>> entries_;
-};
+using NaiveTable = qvpn::test::NaiveAllowedIps;
 
 bool prefix_less(const IpPrefix& a, const IpPrefix& b) {
   return std::tie(a.addr.v6, a.addr.bytes, a.len) < std::tie(b.addr.v6, b.addr.bytes, b.len);
