@@ -75,6 +75,7 @@ class Device {
   std::optional<platform::TimePoint> next_deadline() const;
 
   const DeviceCounters& counters() const { return counters_; }
+  const RateLimiter& rate_limiter() const { return rate_limiter_; }
   // Handshake messages per second above which the device is "under load" and demands
   // cookies (MAC2). Tests lower it.
   void set_under_load_threshold(uint32_t per_second) { under_load_threshold_ = per_second; }

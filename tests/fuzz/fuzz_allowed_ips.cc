@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "dataplane/allowed_ips.h"
+#include "support/fuzz_reader.h"
 #include "support/naive_allowed_ips.h"
 
 namespace {
@@ -27,31 +28,14 @@ using qvpn::platform::IpAddress;
 
 using NaiveTable = qvpn::test::NaiveAllowedIps;
 
-class Reader {
- public:
-  explicit Reader(std::span<const uint8_t> in) : in_(in) {}
-  bool empty() const { return in_.empty(); }
-  uint8_t byte() {
-    if (in_.empty()) return 0;
-    const uint8_t b = in_.front();
-    in_ = in_.subspan(1);
-    return b;
-  }
-  IpAddress address(bool v6) {
-    IpAddress a;
-    a.v6 = v6;
-    for (size_t i = 0; i < a.size(); ++i) a.bytes[i] = byte();
-    return a;
-  }
-  std::span<const uint8_t> bytes(size_t n) {
-    const auto out = in_.first(std::min(n, in_.size()));
-    in_ = in_.subspan(out.size());
-    return out;
-  }
+using Reader = qvpn::test::FuzzReader;
 
- private:
-  std::span<const uint8_t> in_;
-};
+IpAddress read_address(Reader& in, bool v6) {
+  IpAddress a;
+  a.v6 = v6;
+  for (size_t i = 0; i < a.size(); ++i) a.bytes[i] = in.byte();
+  return a;
+}
 
 // What lookup_packet should see, written out independently of the implementation.
 PeerId naive_packet_lookup(const NaiveTable& ref, std::span<const uint8_t> pkt, bool by_source) {
@@ -90,7 +74,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       case 0:
       case 1: {
         const uint8_t len = static_cast<uint8_t>(in.byte() % (v6 ? 129 : 33));
-        const IpPrefix p = IpPrefix::of(in.address(v6), len);
+        const IpPrefix p = IpPrefix::of(read_address(in, v6), len);
         probes.push_back(p.addr);
         if (kind % 6 == 0) {
           t.insert(p, peer);
@@ -105,7 +89,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         ref.remove_peer(peer);
         break;
       case 3: {
-        const IpAddress a = in.address(v6);
+        const IpAddress a = read_address(in, v6);
         probes.push_back(a);
         if (t.lookup(a) != ref.lookup(a)) fail("lookup");
         break;

@@ -4,7 +4,7 @@
 #include <cstring>
 
 #include "dataplane/endian.h"
-#include "sim/sim_network.h"
+#include "sim/sim_pair.h"
 
 using namespace qvpn;
 using namespace qvpn::sim;
@@ -12,22 +12,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-struct Pair {
-  SimNetwork net;
-  SimNode& a = net.add_node("192.0.2.1", 51820);
-  SimNode& b = net.add_node("198.51.100.2", 51821);
-  Pair() { net.connect(a, "10.0.0.1/32", b, "10.0.0.2/32"); }
-  dataplane::Peer& peer_of_b_at_a() { return *a.device->find_peer(b.public_key); }
-  dataplane::Peer& peer_of_a_at_b() { return *b.device->find_peer(a.public_key); }
-  void a_to_b(size_t n = 100) {
-    a.device->handle_tun_packet(ipv4_packet("10.0.0.1", "10.0.0.2", n), net.now(), a);
-    net.pump();
-  }
-  void b_to_a(size_t n = 100) {
-    b.device->handle_tun_packet(ipv4_packet("10.0.0.2", "10.0.0.1", n), net.now(), b);
-    net.pump();
-  }
-};
 
 uint32_t type_of(const Datagram& d) {
   uint32_t t;
