@@ -101,27 +101,6 @@ ConfigError::ConfigError(std::filesystem::path file, int line, std::string key,
       line_(line),
       key_(std::move(key)) {}
 
-std::string InterfaceAddress::to_string() const {
-  return ip.to_string() + "/" + std::to_string(prefix_len);
-}
-
-dataplane::IpPrefix InterfaceAddress::network() const {
-  return dataplane::IpPrefix::of(ip, prefix_len);
-}
-
-std::optional<InterfaceAddress> InterfaceAddress::parse(std::string_view text) {
-  const size_t slash = text.find('/');
-  const auto ip = platform::IpAddress::parse(text.substr(0, slash));
-  if (!ip) return std::nullopt;
-  const uint64_t max_len = ip->v6 ? 128 : 32;
-  uint64_t len = max_len;
-  if (slash != std::string_view::npos) {
-    const auto parsed = parse_decimal(text.substr(slash + 1), max_len);
-    if (!parsed || text.size() - slash - 1 > 3) return std::nullopt;
-    len = *parsed;
-  }
-  return InterfaceAddress{*ip, static_cast<uint8_t>(len)};
-}
 
 bool is_valid_interface_name(std::string_view name) {
   if (name.empty() || name.size() > kMaxInterfaceNameLength) return false;

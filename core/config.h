@@ -33,19 +33,7 @@ inline constexpr uint32_t kMaxMtu = 65535;
 // Linux IFNAMSIZ - 1.
 inline constexpr size_t kMaxInterfaceNameLength = 15;
 
-// An address assigned to the interface. Unlike an IpPrefix it keeps the host part:
-// 10.0.0.1/24 is "this host is 10.0.0.1, and 10.0.0.0/24 is on-link".
-struct InterfaceAddress {
-  platform::IpAddress ip;
-  uint8_t prefix_len = 0;  // 0..32 or 0..128
-  bool operator==(const InterfaceAddress&) const = default;
-  // "10.0.0.1/24", "fd00::1/64".
-  std::string to_string() const;
-  // The on-link network, host bits cleared: 10.0.0.1/24 -> 10.0.0.0/24.
-  dataplane::IpPrefix network() const;
-  // "10.0.0.1/24" or a bare address, which means /32 or /128 (as wg-quick does).
-  static std::optional<InterfaceAddress> parse(std::string_view text);
-};
+using platform::InterfaceAddress;
 
 struct PeerConfig {
   dataplane::PublicKey public_key;

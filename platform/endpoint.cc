@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 
+#include <charconv>
 #include <cstring>
 #include <memory>
 
@@ -69,6 +70,27 @@ std::optional<IpAddress> IpAddress::parse(std::string_view text) {
 std::string Endpoint::to_string() const {
   if (ip.v6) return "[" + ip.to_string() + "]:" + std::to_string(port);
   return ip.to_string() + ":" + std::to_string(port);
+}
+
+std::string InterfaceAddress::to_string() const {
+  return ip.to_string() + "/" + std::to_string(prefix_len);
+}
+
+std::optional<InterfaceAddress> InterfaceAddress::parse(std::string_view text) {
+  const size_t slash = text.find('/');
+  const auto ip = IpAddress::parse(text.substr(0, slash));
+  if (!ip) return std::nullopt;
+  const unsigned max_len = ip->v6 ? 128 : 32;
+  unsigned len = max_len;
+  if (slash != std::string_view::npos) {
+    const std::string_view digits = text.substr(slash + 1);
+    const auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), len);
+    if (digits.empty() || digits.size() > 3 || ec != std::errc() ||
+        end != digits.data() + digits.size() || len > max_len) {
+      return std::nullopt;
+    }
+  }
+  return InterfaceAddress{*ip, static_cast<uint8_t>(len)};
 }
 
 std::optional<Endpoint> Endpoint::parse(std::string_view text) {

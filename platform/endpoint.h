@@ -21,6 +21,17 @@ struct IpAddress {
   static std::optional<IpAddress> parse(std::string_view text);  // literal only
 };
 
+// An address assigned to an interface. Unlike a route's prefix it keeps the host part:
+// 10.0.0.1/24 is "this host is 10.0.0.1, and 10.0.0.0/24 is on-link".
+struct InterfaceAddress {
+  IpAddress ip;
+  uint8_t prefix_len = 0;  // 0..32 or 0..128
+  bool operator==(const InterfaceAddress&) const = default;
+  std::string to_string() const;  // "10.0.0.1/24", "fd00::1/64"
+  // "10.0.0.1/24" or a bare address, which means /32 or /128 (as wg-quick does).
+  static std::optional<InterfaceAddress> parse(std::string_view text);
+};
+
 struct Endpoint {
   IpAddress ip;
   uint16_t port = 0;

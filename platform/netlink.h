@@ -26,13 +26,6 @@ struct LinkInfo {
   bool running = false;  // up and carrier present (IFF_RUNNING); a TUN has carrier while open
 };
 
-// An address assigned to an interface, e.g. 10.77.0.1/24 (host bits kept).
-struct InterfaceAddress {
-  IpAddress address;
-  uint8_t prefix_len = 0;
-  bool operator==(const InterfaceAddress&) const = default;
-};
-
 // A unicast route out of an interface, e.g. 10.78.0.0/16 (host bits zero).
 struct Route {
   IpAddress dst;

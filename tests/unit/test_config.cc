@@ -137,7 +137,7 @@ TEST_CASE("TOML: a full config with several peers") {
   CHECK(c.interface.listen_port == std::optional<uint16_t>(51821));
   REQUIRE(c.interface.addresses.size() == 2);
   CHECK(c.interface.addresses[0].to_string() == "10.0.0.1/24");  // host part kept
-  CHECK(c.interface.addresses[0].network().to_string() == "10.0.0.0/24");
+  CHECK(dataplane::IpPrefix::of(c.interface.addresses[0].ip, c.interface.addresses[0].prefix_len).to_string() == "10.0.0.0/24");
   CHECK(c.interface.addresses[1].to_string() == "fd00::1/64");
   CHECK(c.interface.mtu == 1380);
   CHECK(c.interface.fwmark == 51820);
