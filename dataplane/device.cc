@@ -32,10 +32,8 @@ void Device::set_private_key(const std::optional<SecretKey>& key) {
 }
 
 Peer* Device::find_peer(const PublicKey& key) {
-  for (auto& [id, peer] : peers_) {
-    if (peer->public_key() == key) return peer.get();
-  }
-  return nullptr;
+  auto it = peer_by_key_.find(key);
+  return it == peer_by_key_.end() ? nullptr : peer_by_id(it->second);
 }
 
 Peer* Device::peer_by_id(PeerId id) {
@@ -52,6 +50,7 @@ Peer& Device::add_peer(const PublicKey& key) {
   peer->cookie.init(key);
   Peer& ref = *peer;
   peers_.emplace(ref.id, std::move(peer));
+  peer_by_key_.emplace(key, ref.id);
   peer_order_.push_back(ref.id);
   return ref;
 }
@@ -60,10 +59,10 @@ void Device::remove_peer(const PublicKey& key) {
   Peer* peer = find_peer(key);
   if (!peer) return;
   const PeerId id = peer->id;
-  zero_key_material(*peer);
-  if (peer->handshake.local_index) release_index(peer->handshake.local_index);
+  zero_key_material(*peer);  // also releases the peer's indices
   allowed_ips_.remove_peer(id);
   std::erase(peer_order_, id);
+  peer_by_key_.erase(key);
   peers_.erase(id);
 }
 

@@ -12,6 +12,7 @@
 // Inbound flow (network -> TUN):  classify by type -> handshake messages: MAC1, under
 //   load MAC2 or a cookie reply, rate limit, Noise -> transport data: keypair by index,
 //   decrypt, replay window, roam endpoint, source-address check -> deliver.
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -129,7 +130,17 @@ class Device {
   CookieChecker cookie_checker_;
   RateLimiter rate_limiter_;
   AllowedIps allowed_ips_;
+  // Public keys are uniformly random, so their first bytes hash well; only root can add
+  // peers, so no attacker picks them.
+  struct PublicKeyHash {
+    size_t operator()(const PublicKey& k) const {
+      size_t h;
+      std::memcpy(&h, k.bytes.data(), sizeof(h));
+      return h;
+    }
+  };
   std::unordered_map<PeerId, std::unique_ptr<Peer>> peers_;
+  std::unordered_map<PublicKey, PeerId, PublicKeyHash> peer_by_key_;
   std::vector<PeerId> peer_order_;
   std::unordered_map<uint32_t, PeerId> indices_;  // local index -> peer
   PeerId next_peer_id_ = 1;
