@@ -36,7 +36,16 @@ Node::Node(asio::io_context& io, std::string_view ifname, uint16_t listen_port)
   udp_.set_nonblocking(true);
 }
 
-Node::~Node() { stop(); }
+Node::~Node() {
+  stop();
+  for (const auto& rule : rules_) {
+    try {
+      platform::del_rule(rule);
+    } catch (const std::system_error& e) {
+      fmt::print(stderr, "qvpn: {}: {}\n", name(), e.what());
+    }
+  }
+}
 
 void Node::start() {
   wait_tun();

@@ -14,10 +14,14 @@
 #include "core/config.h"
 #include "core/uapi_text.h"
 #include "dataplane/device.h"
+#include "platform/netlink.h"
 #include "platform/tun.h"
 #include "platform/udp_socket.h"
 
 namespace qvpn::core {
+
+// The firewall mark and routing table of a full tunnel when the config sets no fwmark.
+inline constexpr uint32_t kFullTunnelTable = 51820;
 
 class Node : private dataplane::Sink {
  public:
@@ -59,6 +63,7 @@ class Node : private dataplane::Sink {
   void reschedule();
   void on_timer();
   bool rebind(uint16_t port);
+  void route_everything(bool v4, bool v6);
 
   asio::io_context& io_;
   platform::TunDevice tun_;
@@ -69,6 +74,7 @@ class Node : private dataplane::Sink {
   std::optional<platform::TimePoint> timer_at_;
   dataplane::Device device_;
   uint32_t fwmark_ = 0;
+  std::vector<platform::RoutingRule> rules_;  // ours, removed when the node goes
   std::vector<uint8_t> buf_;
   bool stopped_ = false;
 };

@@ -5,12 +5,6 @@
 #include "platform/netlink.h"
 
 namespace qvpn::core {
-namespace {
-
-bool is_default_route(const dataplane::IpPrefix& p) { return p.len == 0; }
-
-}  // namespace
-
 void Node::apply_config(const Config& config) {
   // Everything that can fail on bad input is checked before anything changes.
   std::vector<std::optional<platform::Endpoint>> endpoints;
@@ -52,19 +46,40 @@ void Node::apply_config(const Config& config) {
     platform::add_address(name(), a.ip, a.prefix_len);
   }
   platform::set_link_up(name(), true);
+  bool everything_v4 = false, everything_v6 = false;
   for (const PeerConfig& pc : config.peers) {
     for (const auto& prefix : pc.allowed_ips) {
-      if (is_default_route(prefix)) {
-        // A default route through the tunnel also captures the tunnel's own UDP packets;
-        // it needs policy routing on the fwmark, which qvpn does not set up yet.
-        fmt::print(stderr, "qvpn: {}: not routing {} (full-tunnel routing is not supported yet)\n",
-                   name(), prefix.to_string());
-        continue;
+      if (prefix.len == 0) {
+        (prefix.addr.v6 ? everything_v6 : everything_v4) = true;
+      } else {
+        platform::add_route(name(), prefix.addr, prefix.len);
       }
-      platform::add_route(name(), prefix.addr, prefix.len);
     }
   }
+  if (everything_v4 || everything_v6) route_everything(everything_v4, everything_v6);
   reschedule();
+}
+
+// A full tunnel, as wg-quick sets one up: the tunnel's own UDP packets carry a firewall
+// mark and keep using the main table; everything else looks up a table whose default route
+// is the tunnel, unless the main table knows something more specific than a default route
+// (suppress_prefixlength 0), so the LAN stays reachable.
+void Node::route_everything(bool v4, bool v6) {
+  const uint32_t mark = fwmark_ ? fwmark_ : kFullTunnelTable;
+  fwmark_ = mark;
+  udp_.set_fwmark(mark);
+  for (const bool six : {false, true}) {
+    if (!(six ? v6 : v4)) continue;
+    platform::IpAddress any;
+    any.v6 = six;
+    platform::add_route(name(), any, 0, mark);
+    for (const platform::RoutingRule& rule :
+         {platform::RoutingRule{six, mark, mark, std::nullopt},
+          platform::RoutingRule{six, platform::kRouteTableMain, std::nullopt, 0}}) {
+      platform::add_rule(rule);
+      rules_.push_back(rule);
+    }
+  }
 }
 
 UapiState Node::uapi_state() {

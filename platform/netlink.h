@@ -9,6 +9,7 @@
 //   "add route 10.78.0.0/16 dev qvpn0 table 254 (kernel: Device for nexthop is not up):
 //    Network is down"
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -63,6 +64,19 @@ void del_route(std::string_view ifname, const IpAddress& dst, uint8_t prefix_len
 // (including the kernel's own fe80:: link-local address), and the unicast routes in `table`
 // whose output interface is this one (including the prefix routes the kernel adds for
 // addresses).
+// A policy routing rule, of the two kinds a full tunnel needs (as wg-quick makes them):
+//   not fwmark MARK lookup TABLE          (not_fwmark set)
+//   lookup TABLE suppress_prefixlength N  (suppress_prefixlength set)
+struct RoutingRule {
+  bool v6 = false;
+  uint32_t table = kRouteTableMain;
+  std::optional<uint32_t> not_fwmark;
+  std::optional<uint8_t> suppress_prefixlength;
+};
+// Adding a rule that already exists succeeds (a node that crashed may have left it).
+void add_rule(const RoutingRule& rule);
+void del_rule(const RoutingRule& rule);
+
 std::vector<InterfaceAddress> list_addresses(std::string_view ifname);
 std::vector<Route> list_routes(std::string_view ifname, uint32_t table = kRouteTableMain);
 

@@ -1,6 +1,7 @@
 // Request flow: build one message (netlink header, family header, attributes), send it to the
 // kernel, then read replies carrying our sequence number until the ACK (an NLMSG_ERROR whose
 // error is 0 or -errno) or, for dumps, NLMSG_DONE.
+#include <linux/fib_rules.h>
 #include <linux/if.h>
 #include <linux/if_addr.h>
 #include <linux/netlink.h>
@@ -302,6 +303,29 @@ void modify_route(uint16_t type, uint16_t flags, std::string_view ifname, const 
   run(req, what);
 }
 
+void modify_rule(uint16_t type, uint16_t flags, const RoutingRule& r, const std::string& what) {
+  fib_rule_hdr frh{};
+  frh.family = r.v6 ? AF_INET6 : AF_INET;
+  frh.action = FR_ACT_TO_TBL;
+  frh.table = static_cast<uint8_t>(r.table < 256 ? r.table : uint32_t{RT_TABLE_UNSPEC});
+  if (r.not_fwmark) frh.flags |= FIB_RULE_INVERT;
+  Request req(type, flags, false, frh);
+  req.attr_u32(FRA_TABLE, r.table);
+  if (r.not_fwmark) req.attr_u32(FRA_FWMARK, *r.not_fwmark);
+  if (r.suppress_prefixlength) req.attr_u32(FRA_SUPPRESS_PREFIXLEN, *r.suppress_prefixlength);
+  run(req, what);
+}
+
+std::string rule_text(const char* verb, const RoutingRule& r) {
+  std::string out = std::string(verb) + (r.v6 ? " -6" : " -4") + " rule";
+  if (r.not_fwmark) out += " not fwmark " + std::to_string(*r.not_fwmark);
+  out += " table " + std::to_string(r.table);
+  if (r.suppress_prefixlength) {
+    out += " suppress_prefixlength " + std::to_string(*r.suppress_prefixlength);
+  }
+  return out;
+}
+
 std::string route_text(const char* verb, std::string_view ifname, const IpAddress& dst,
                        uint8_t prefix_len, uint32_t table) {
   IpAddress net = prefix_len <= max_prefix(dst) ? network_part(dst, prefix_len) : dst;
@@ -364,6 +388,18 @@ void add_route(std::string_view ifname, const IpAddress& dst, uint8_t prefix_len
 void del_route(std::string_view ifname, const IpAddress& dst, uint8_t prefix_len, uint32_t table) {
   modify_route(RTM_DELROUTE, 0, ifname, dst, prefix_len, table,
                route_text("delete route", ifname, dst, prefix_len, table));
+}
+
+void add_rule(const RoutingRule& rule) {
+  try {
+    modify_rule(RTM_NEWRULE, NLM_F_CREATE | NLM_F_EXCL, rule, rule_text("add", rule));
+  } catch (const std::system_error& e) {
+    if (e.code().value() != EEXIST) throw;
+  }
+}
+
+void del_rule(const RoutingRule& rule) {
+  modify_rule(RTM_DELRULE, 0, rule, rule_text("delete", rule));
 }
 
 std::vector<InterfaceAddress> list_addresses(std::string_view ifname) {
