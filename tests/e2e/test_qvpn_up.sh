@@ -132,7 +132,13 @@ out=$(ip netns exec "$A" "$QVPN" up -c "$LAB_TMP/loose.toml" 2>&1) && fail "loos
 ip -n "$A" link show "$IFC" >/dev/null 2>&1 && fail "a refused key file still created $IFC"
 pass "key file readable by others refused with the fix"
 
-# First run: no config yet.
+# First run: no config yet. The default name is the first free qvpnN in this namespace,
+# but UAPI sockets are global: hold the names whose sockets nodes elsewhere already use.
+n=0
+while [[ -e $WG_SOCK_DIR/qvpn$n.sock ]]; do
+  ip -n "$A" tuntap add "qvpn$n" mode tun || fail "placeholder qvpn$n"
+  n=$((n + 1))
+done
 bg_run first-run ip netns exec "$A" "$QVPN" up -c "$LAB_TMP/fresh/qvpn.toml"
 PID_F=$BG_PID
 for _ in $(seq 50); do grep -q "is up" "$LAB_TMP/first-run.log" && break; sleep 0.1; done
