@@ -362,6 +362,14 @@ wg_genkey() {
 }
 wg_keyfile() { printf '%s\n' "$LAB_TMP/$1.key"; }
 
+# qvpn_key NAME: write $LAB_TMP/NAME.key (0600) with `qvpn genkey`, print its public key
+# from `qvpn pubkey` ($QVPN_BIN).
+qvpn_key() {
+  local f="$LAB_TMP/$1.key"
+  (umask 077 && "${QVPN_BIN:?}" genkey >"$f") || fail "qvpn genkey"
+  "$QVPN_BIN" pubkey <"$f" || fail "qvpn pubkey"
+}
+
 # wg_conf NS IFACE KEYFILE PORT PEERPUB ENDPOINT ALLOWED...: configure the interface and its one
 # peer with `wg set`. ENDPOINT "-" means none (the peer's endpoint is learnt from its packets).
 wg_conf() {

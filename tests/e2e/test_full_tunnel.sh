@@ -22,9 +22,8 @@ LAB_IFACES+=("$IFA" "$IFB")
 ping_ok "$A" 198.18.0.9 1 >/dev/null 2>&1 && fail "A reaches 198.18.0.9 before the tunnel"
 pass "without the tunnel A has no route to B's far addresses"
 
-(umask 077 && "$QVPN" genkey >"$LAB_TMP/a.key" && "$QVPN" genkey >"$LAB_TMP/b.key")
-PUB_A=$("$QVPN" pubkey <"$LAB_TMP/a.key")
-PUB_B=$("$QVPN" pubkey <"$LAB_TMP/b.key")
+PUB_A=$(qvpn_key a)
+PUB_B=$(qvpn_key b)
 cat >"$LAB_TMP/a.toml" <<CONF
 [interface]
 name = "$IFA"

@@ -18,11 +18,8 @@ IFA=$(lab_ifname a)
 IFB=$(lab_ifname b)
 LAB_IFACES+=("$IFA" "$IFB")
 
-umask 077
-"$QVPN" genkey >"$LAB_TMP/a.key"
-"$QVPN" genkey >"$LAB_TMP/b.key"
-PUB_A=$("$QVPN" pubkey <"$LAB_TMP/a.key")
-PUB_B=$("$QVPN" pubkey <"$LAB_TMP/b.key")
+PUB_A=$(qvpn_key a)
+PUB_B=$(qvpn_key b)
 assert_eq "qvpn pubkey agrees with wg pubkey" "$(wg pubkey <"$LAB_TMP/a.key")" "$PUB_A"
 
 cat >"$LAB_TMP/a.toml" <<CONF
@@ -49,7 +46,6 @@ AllowedIPs = 10.242.0.1/32, fd10:242::1/128
 Endpoint = 192.168.242.1:51900
 CONF
 chmod 600 "$LAB_TMP/$IFB.conf"
-umask 022
 
 wait_link() {  # NS IFACE: until the interface exists (5 s)
   local i
