@@ -152,8 +152,13 @@ class RtnlSocket {
       if (from.nl_pid != 0) continue;  // only the kernel speaks for itself
 
       int len = static_cast<int>(n);
+      // NLMSG_OK (linux/netlink.h) compares the u32 nlmsg_len with the int it is given;
+      // clang warns inside the kernel's macro, which is correct as written.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wsign-compare"
       for (auto* r = reinterpret_cast<nlmsghdr*>(buf.data()); NLMSG_OK(r, len);
            r = NLMSG_NEXT(r, len)) {
+#pragma GCC diagnostic pop
         if (r->nlmsg_seq != seq) continue;
         if (r->nlmsg_type == NLMSG_ERROR) {
           if (r->nlmsg_len < NLMSG_LENGTH(sizeof(nlmsgerr))) return EBADMSG;
