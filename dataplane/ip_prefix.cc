@@ -1,9 +1,6 @@
 #include "dataplane/ip_prefix.h"
 
-#include <arpa/inet.h>
-
 #include <algorithm>
-#include <charconv>
 
 namespace qvpn::dataplane {
 
@@ -25,38 +22,13 @@ unsigned max_len(const platform::IpAddress& a) { return a.v6 ? 128 : 32; }
 
 }  // namespace
 
-std::string IpPrefix::to_string() const {
-  char buf[INET6_ADDRSTRLEN] = {};
-  inet_ntop(addr.v6 ? AF_INET6 : AF_INET, addr.bytes.data(), buf, sizeof buf);
-  return std::string(buf) + "/" + std::to_string(len);
-}
+std::string IpPrefix::to_string() const { return addr.to_string() + "/" + std::to_string(len); }
 
+// The same text as an interface address ("10.0.0.1/24", bare = /32 or /128), host bits cleared.
 std::optional<IpPrefix> IpPrefix::parse(std::string_view text) {
-  const size_t slash = text.find('/');
-  // inet_pton needs a terminated string; anything longer than an IPv6 literal is not one.
-  const std::string_view addr_text = text.substr(0, slash);
-  if (addr_text.empty() || addr_text.size() >= INET6_ADDRSTRLEN) return std::nullopt;
-  const std::string addr_z(addr_text);
-
-  platform::IpAddress a;
-  if (inet_pton(AF_INET, addr_z.c_str(), a.bytes.data()) == 1) {
-    a.v6 = false;
-  } else if (inet_pton(AF_INET6, addr_z.c_str(), a.bytes.data()) == 1) {
-    a.v6 = true;
-  } else {
-    return std::nullopt;
-  }
-
-  unsigned len = max_len(a);
-  if (slash != std::string_view::npos) {
-    // from_chars takes digits only (no sign, no space); a valid length has at most three.
-    const std::string_view len_text = text.substr(slash + 1);
-    if (len_text.empty() || len_text.size() > 3) return std::nullopt;
-    const auto [end, ec] = std::from_chars(len_text.data(), len_text.data() + len_text.size(), len);
-    if (ec != std::errc() || end != len_text.data() + len_text.size()) return std::nullopt;
-    if (len > max_len(a)) return std::nullopt;
-  }
-  return of(a, static_cast<uint8_t>(len));
+  const auto a = platform::InterfaceAddress::parse(text);
+  if (!a) return std::nullopt;
+  return of(a->ip, a->prefix_len);
 }
 
 IpPrefix IpPrefix::of(const platform::IpAddress& a, uint8_t len) {
