@@ -2,6 +2,7 @@
 
 #include <charconv>
 #include <limits>
+#include <stdexcept>
 
 namespace qvpn::core {
 
@@ -24,6 +25,25 @@ std::optional<dataplane::IpPrefix> parse_allowed_ip(std::string_view text) {
   const std::string_view len = text.substr(slash + 1);
   if (len.empty() || (len.size() > 1 && len.front() == '0')) return std::nullopt;
   return dataplane::IpPrefix::parse(text);
+}
+
+// One "key=value" line taken off the front of `text`; nullopt at the blank line that ends
+// an operation, or at the end. A CR before the LF is dropped.
+struct UapiLine {
+  std::string_view text;
+  std::string_view key;
+  std::string_view value;
+  bool has_equals;
+};
+std::optional<UapiLine> next_line(std::string_view& text) {
+  const size_t eol = text.find('\n');
+  std::string_view line = text.substr(0, eol);
+  text = eol == std::string_view::npos ? std::string_view() : text.substr(eol + 1);
+  if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+  if (line.empty()) return std::nullopt;
+  const size_t eq = line.find('=');
+  if (eq == std::string_view::npos) return UapiLine{line, {}, {}, false};
+  return UapiLine{line, line.substr(0, eq), line.substr(eq + 1), true};
 }
 
 UapiError invalid(std::string message) { return UapiError{kUapiErrorInvalid, std::move(message)}; }
@@ -144,19 +164,13 @@ constexpr size_t kMaxAllowedIpText = 64;  // "allowed_ip=" + IPv6 text + "/128\n
 
 std::variant<UapiSet, UapiError> parse_uapi_set(std::string_view body) {
   UapiSet set;
-  while (!body.empty()) {
-    const size_t eol = body.find('\n');
-    std::string_view line = body.substr(0, eol);
-    body = eol == std::string_view::npos ? std::string_view() : body.substr(eol + 1);
-    if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
-    if (line.empty()) break;  // the blank line ends the operation
-
-    const size_t eq = line.find('=');
-    if (eq == std::string_view::npos) {
-      return UapiError{kUapiErrorProtocol, "failed to parse line " + shown(line.substr(0, 64))};
+  while (const auto line = next_line(body)) {
+    if (!line->has_equals) {
+      return UapiError{kUapiErrorProtocol,
+                       "failed to parse line " + shown(line->text.substr(0, 64))};
     }
-    const std::string_view key = line.substr(0, eq);
-    const std::string_view value = line.substr(eq + 1);
+    const std::string_view key = line->key;
+    const std::string_view value = line->value;
 
     std::optional<UapiError> error;
     if (key == "public_key") {
@@ -172,6 +186,84 @@ std::variant<UapiSet, UapiError> parse_uapi_set(std::string_view body) {
     if (error) return *std::move(error);
   }
   return set;
+}
+
+namespace {
+
+template <typename T>
+T number_or_throw(std::string_view v) {
+  const auto n = parse_unsigned<T>(v);
+  if (!n) throw std::runtime_error("uapi: bad number");
+  return *n;
+}
+
+dataplane::KeyBytes key_or_throw(std::string_view v) {
+  const auto k = dataplane::key_from_hex(v);
+  if (!k) throw std::runtime_error("uapi: bad key");
+  return *k;
+}
+
+// Calls fn(key, value) for each line of an answer, and checks its errno line is 0.
+template <typename Fn>
+void for_each_answer_line(std::string_view answer, Fn&& fn) {
+  int err = -1;
+  while (const auto line = next_line(answer)) {
+    if (!line->has_equals) throw std::runtime_error("uapi: malformed line");
+    if (line->key == "errno") {
+      const bool negative = line->value.starts_with('-');
+      err = number_or_throw<int>(line->value.substr(negative ? 1 : 0));
+    } else {
+      fn(line->key, line->value);
+    }
+  }
+  if (err != 0) throw std::runtime_error("uapi: errno=" + std::to_string(err));
+}
+
+}  // namespace
+
+UapiState parse_uapi_get(std::string_view answer) {
+  UapiState s;
+  UapiPeerState* peer = nullptr;
+  for_each_answer_line(answer, [&](std::string_view k, std::string_view v) {
+    if (k == "private_key") {
+      s.private_key = dataplane::SecretKey(key_or_throw(v));
+    } else if (k == "listen_port") {
+      s.listen_port = number_or_throw<uint16_t>(v);
+    } else if (k == "fwmark") {
+      s.fwmark = number_or_throw<uint32_t>(v);
+    } else if (k == "public_key") {
+      peer = &s.peers.emplace_back();
+      peer->public_key.bytes = key_or_throw(v);
+    } else if (!peer) {
+      // other interface keys are not shown
+    } else if (k == "preshared_key") {
+      dataplane::SecretKey psk(key_or_throw(v));
+      if (!psk.is_zero()) peer->preshared_key = psk;
+    } else if (k == "endpoint") {
+      peer->endpoint = platform::Endpoint::parse(v);
+    } else if (k == "last_handshake_time_sec") {
+      peer->last_handshake_sec = number_or_throw<int64_t>(v);
+    } else if (k == "last_handshake_time_nsec") {
+      peer->last_handshake_nsec = number_or_throw<int64_t>(v);
+    } else if (k == "rx_bytes") {
+      peer->rx_bytes = number_or_throw<uint64_t>(v);
+    } else if (k == "tx_bytes") {
+      peer->tx_bytes = number_or_throw<uint64_t>(v);
+    } else if (k == "persistent_keepalive_interval") {
+      peer->persistent_keepalive = number_or_throw<uint16_t>(v);
+    } else if (k == "allowed_ip") {
+      if (auto p = dataplane::IpPrefix::parse(v)) peer->allowed_ips.push_back(*p);
+    }
+  });
+  return s;
+}
+
+std::map<std::string, uint64_t> parse_uapi_counters(std::string_view answer) {
+  std::map<std::string, uint64_t> out;
+  for_each_answer_line(answer, [&](std::string_view k, std::string_view v) {
+    out[std::string(k)] = number_or_throw<uint64_t>(v);
+  });
+  return out;
 }
 
 std::string format_uapi_get(const UapiState& state) {

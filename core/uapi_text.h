@@ -6,6 +6,7 @@
 // (device/uapi.go, ipc/uapi_unix.go), so that wg(8) reads qvpn as it reads wireguard-go.
 #include <cerrno>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -97,6 +98,12 @@ struct UapiState {
 // allowed_ip line each; then "errno=0\n\n". The text holds the private key: wipe it after
 // sending.
 std::string format_uapi_get(const UapiState& state);
+
+// The client side: parses a get=1 answer. Throws std::runtime_error on a malformed line or
+// number, or an errno other than 0.
+UapiState parse_uapi_get(std::string_view answer);
+// Parses the "key=value" lines of a get=qvpn answer (the node's counters), errno excluded.
+std::map<std::string, uint64_t> parse_uapi_counters(std::string_view answer);
 
 // "errno=N\n\n" ending a set or get answer. wireguard-go sends the negated errno
 // ("errno=-22") and wg(8) negates it back, so a positive errno_value is written negated;

@@ -309,3 +309,51 @@ TEST_CASE("format_uapi_errno: negated on the wire, as wireguard-go and wg(8) exp
   CHECK(format_uapi_errno(-EADDRINUSE) == "errno=-98\n\n");
   CHECK(kUapiErrorUnknown == 55);
 }
+
+TEST_CASE("parse_uapi_get reads back what format_uapi_get writes") {
+  UapiState state;
+  state.private_key = secret(1);
+  state.listen_port = 51820;
+  state.fwmark = 42;
+  UapiPeerState a;
+  a.public_key = pub(2);
+  a.preshared_key = secret(3);
+  a.endpoint = platform::Endpoint::parse("[2001:db8::1]:51821");
+  a.persistent_keepalive = 25;
+  a.last_handshake_sec = 1700000000;
+  a.last_handshake_nsec = 123456789;
+  a.rx_bytes = 1000;
+  a.tx_bytes = 2000;
+  a.allowed_ips = {prefix("10.0.0.2/32"), prefix("fd00::/64")};
+  state.peers.push_back(a);
+  UapiPeerState b;
+  b.public_key = pub(4);
+  state.peers.push_back(b);
+
+  const UapiState back = parse_uapi_get(format_uapi_get(state));
+  REQUIRE(back.private_key);
+  CHECK(back.private_key->equals(secret(1)));
+  CHECK(back.listen_port == 51820);
+  CHECK(back.fwmark == 42);
+  REQUIRE(back.peers.size() == 2);
+  const UapiPeerState& p = back.peers[0];
+  CHECK(p.public_key == pub(2));
+  REQUIRE(p.preshared_key);
+  CHECK(p.preshared_key->equals(secret(3)));
+  CHECK(p.endpoint == a.endpoint);
+  CHECK(p.persistent_keepalive == 25);
+  CHECK(p.last_handshake_sec == 1700000000);
+  CHECK(p.last_handshake_nsec == 123456789);
+  CHECK(p.rx_bytes == 1000);
+  CHECK(p.tx_bytes == 2000);
+  CHECK(p.allowed_ips == a.allowed_ips);
+  CHECK(back.peers[1].public_key == pub(4));
+  CHECK_FALSE(back.peers[1].preshared_key);  // printed as zeros, read back as none
+  CHECK_FALSE(back.peers[1].endpoint);
+
+  CHECK_THROWS(parse_uapi_get("errno=-22\n\n"));
+  CHECK_THROWS(parse_uapi_get("listen_port=x\nerrno=0\n\n"));
+  CHECK_THROWS(parse_uapi_get("no equals sign\nerrno=0\n\n"));
+  CHECK_THROWS(parse_uapi_get("listen_port=1\n\n"));  // no errno line
+  CHECK(parse_uapi_counters("drop_replay=7\nerrno=0\n\n").at("drop_replay") == 7);
+}
