@@ -370,6 +370,21 @@ qvpn_key() {
   "$QVPN_BIN" pubkey <"$f" || fail "qvpn pubkey"
 }
 
+# qvpn_toml FILE IFACE KEYNAME PORT ADDRS PEERPUB ENDPOINT ALLOWED: a one-peer qvpn TOML
+# config naming "KEYNAME.key" relative to FILE's folder (so keep FILE in $LAB_TMP). ADDRS and ALLOWED are comma-separated; PORT or
+# ENDPOINT "-" leaves the line out.
+qvpn_toml() {
+  local file=$1 iface=$2 key=$3 port=$4 addrs=$5 peer=$6 ep=$7 allowed=$8
+  toml_list() { sed 's/[^,][^,]*/"&"/g; s/,/, /g' <<<"$1"; }
+  {
+    printf '[interface]\nname = "%s"\nprivate_key_file = "%s"\n' "$iface" "$key.key"
+    [[ $port == - ]] || printf 'listen_port = %s\n' "$port"
+    printf 'address = [%s]\n\n[[peer]]\npublic_key = "%s"\n' "$(toml_list "$addrs")" "$peer"
+    [[ $ep == - ]] || printf 'endpoint = "%s"\n' "$ep"
+    printf 'allowed_ips = [%s]\n' "$(toml_list "$allowed")"
+  } >"$file"
+}
+
 # wg_conf NS IFACE KEYFILE PORT PEERPUB ENDPOINT ALLOWED...: configure the interface and its one
 # peer with `wg set`. ENDPOINT "-" means none (the peer's endpoint is learnt from its packets).
 wg_conf() {

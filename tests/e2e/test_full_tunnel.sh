@@ -24,28 +24,10 @@ pass "without the tunnel A has no route to B's far addresses"
 
 PUB_A=$(qvpn_key a)
 PUB_B=$(qvpn_key b)
-cat >"$LAB_TMP/a.toml" <<CONF
-[interface]
-name = "$IFA"
-private_key_file = "a.key"
-address = ["10.244.0.1/24", "fd10:244::1/64"]
-
-[[peer]]
-public_key = "$PUB_B"
-endpoint = "192.168.244.2:51931"
-allowed_ips = ["0.0.0.0/0", "::/0"]
-CONF
-cat >"$LAB_TMP/b.toml" <<CONF
-[interface]
-name = "$IFB"
-private_key_file = "b.key"
-listen_port = 51931
-address = ["10.244.0.2/24", "fd10:244::2/64"]
-
-[[peer]]
-public_key = "$PUB_A"
-allowed_ips = ["10.244.0.1/32", "fd10:244::1/128"]
-CONF
+qvpn_toml "$LAB_TMP/a.toml" "$IFA" a - 10.244.0.1/24,fd10:244::1/64 \
+  "$PUB_B" 192.168.244.2:51931 0.0.0.0/0,::/0
+qvpn_toml "$LAB_TMP/b.toml" "$IFB" b 51931 10.244.0.2/24,fd10:244::2/64 \
+  "$PUB_A" - 10.244.0.1/32,fd10:244::1/128
 
 bg_run up-b ip netns exec "$B" "$QVPN" up -c "$LAB_TMP/b.toml"
 bg_run up-a ip netns exec "$A" "$QVPN" up -c "$LAB_TMP/a.toml"

@@ -22,18 +22,8 @@ PUB_A=$(qvpn_key a)
 PUB_B=$(qvpn_key b)
 assert_eq "qvpn pubkey agrees with wg pubkey" "$(wg pubkey <"$LAB_TMP/a.key")" "$PUB_A"
 
-cat >"$LAB_TMP/a.toml" <<CONF
-[interface]
-name = "$IFA"
-private_key_file = "a.key"
-listen_port = 51900
-address = ["10.242.0.1/24", "fd10:242::1/64"]
-
-[[peer]]
-public_key = "$PUB_B"
-endpoint = "192.168.242.2:51901"
-allowed_ips = ["10.242.0.2/32", "fd10:242::2/128"]
-CONF
+qvpn_toml "$LAB_TMP/a.toml" "$IFA" a 51900 10.242.0.1/24,fd10:242::1/64 \
+  "$PUB_B" 192.168.242.2:51901 10.242.0.2/32,fd10:242::2/128
 cat >"$LAB_TMP/$IFB.conf" <<CONF
 [Interface]
 PrivateKey = $(cat "$LAB_TMP/b.key")
