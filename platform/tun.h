@@ -2,6 +2,12 @@
 // A layer-3 TUN interface: each read returns one IP packet sent by the kernel towards the
 // tunnel, each write injects one IP packet into the kernel's stack. No packet-info header
 // (IFF_NO_PI), so the first byte of every packet is the IP version nibble.
+//
+// With offloads (IFF_VNET_HDR and TUNSETOFFLOAD) every read and write instead starts with a
+// 10-byte struct virtio_net_hdr, and the kernel may hand over TCP (and, from Linux 6.2, UDP)
+// super-packets of up to 64 KiB with a partial checksum, which the reader must segment
+// (dataplane/gso_split.h); writes may likewise carry coalesced TCP super-packets
+// (dataplane/gro_coalesce.h).
 #include <sys/types.h>
 
 #include <cstdint>
@@ -29,7 +35,9 @@ class TunDevice {
   // an existing persistent TUN of that name is allowed if it is not in use.
   // Throws std::system_error naming the device (ENAMETOOLONG beyond 15 characters, EPERM
   // without CAP_NET_ADMIN, EBUSY if the name is taken by a device in use or of another kind).
-  static TunDevice create(std::string_view name = {});
+  // With `offload`, asks for the virtio_net_hdr framing and TSO/USO/checksum offloads;
+  // offload() tells what was granted (false when the kernel refuses, e.g. no vnet header).
+  static TunDevice create(std::string_view name = {}, bool offload = false);
 
   TunDevice(TunDevice&& other) noexcept;
   TunDevice& operator=(TunDevice&& other) noexcept;
@@ -41,6 +49,10 @@ class TunDevice {
   const std::string& name() const { return name_; }
   // For poll/epoll. -1 after being moved from.
   int fd() const { return fd_; }
+  // True when reads and writes carry a virtio_net_hdr and the kernel may send super-packets.
+  bool offload() const { return offload_; }
+  // True when the kernel may also send UDP super-packets (USO, Linux 6.2 and later).
+  bool udp_offload() const { return udp_offload_; }
 
   // Reads one packet into `buf`; a packet longer than `buf` is truncated (size buffers to the
   // MTU). Returns its length, or -1 with errno (EAGAIN when non-blocking and empty, EINTR).
@@ -53,9 +65,12 @@ class TunDevice {
  private:
   TunDevice(int fd, std::string name) : fd_(fd), name_(std::move(name)) {}
   void close();
+  void enable_offloads();
 
   int fd_ = -1;
   std::string name_;
+  bool offload_ = false;
+  bool udp_offload_ = false;
 };
 
 }  // namespace qvpn::platform

@@ -4,7 +4,9 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <memory>
 #include <span>
+#include <vector>
 
 #include "platform/endpoint.h"
 
@@ -12,6 +14,23 @@ namespace qvpn::platform {
 
 // Buffer size asked for in each direction; bursts of WireGuard packets overflow the default.
 inline constexpr int kUdpSocketBufferSize = 4 * 1024 * 1024;
+// The most one UDP GRO receive or UDP_SEGMENT send carries.
+inline constexpr size_t kUdpMaxCoalesced = 65535;
+
+// One datagram for send_batch; the bytes stay the caller's.
+struct OutDatagram {
+  std::span<const uint8_t> bytes;
+  Endpoint to;
+};
+
+// One receive buffer for recv_batch. It receives one datagram or, with UDP GRO, a run of
+// datagrams from one sender, each segment_size bytes except the last, which may be shorter.
+struct InDatagrams {
+  std::span<uint8_t> buf;  // size it kUdpMaxCoalesced with GRO, else the largest datagram
+  size_t len = 0;
+  size_t segment_size = 0;  // the length of each datagram in buf (== len when only one)
+  Endpoint from;
+};
 
 class UdpSocket {
  public:
@@ -45,13 +64,38 @@ class UdpSocket {
   // Sends one datagram. Returns bytes sent, or -1 with errno.
   ssize_t send_to(std::span<const uint8_t> data, const Endpoint& to);
 
+  // Batches, one system call for many datagrams (recvmmsg/sendmmsg), and the kernel's UDP
+  // segmentation offloads: with GSO, consecutive datagrams to one destination travel
+  // through the stack as one UDP_SEGMENT super-datagram; with GRO, the kernel hands over
+  // runs of datagrams from one sender in one buffer.
+  // Asks for UDP GRO on receive; returns whether the kernel granted it.
+  bool enable_gro();
+  bool gro() const { return gro_; }
+  // Uses UDP_SEGMENT on send where the kernel has it (Linux 4.18 and later).
+  void enable_gso();
+  bool gso() const { return gso_; }
+  // Receives into up to bufs.size() buffers. Returns how many were filled, or -1 with errno
+  // (EAGAIN when non-blocking and empty).
+  int recv_batch(std::span<InDatagrams> bufs);
+  // Sends every datagram, in order. A full socket buffer waits (briefly) for room, so a fast
+  // sender slows down instead of losing packets; other errors drop the datagram, as
+  // send_to's callers do. Returns how many datagrams were handed to the kernel.
+  size_t send_batch(std::span<const OutDatagram> datagrams);
+
  private:
-  UdpSocket(int fd, bool v6, uint16_t port) : fd_(fd), v6_(v6), port_(port) {}
+  UdpSocket(int fd, bool v6, uint16_t port);
   void close();
+  // Sends the first `count` prepared messages with sendmmsg; returns the datagrams that went.
+  size_t send_messages(size_t count);
 
   int fd_ = -1;
   bool v6_ = false;
   uint16_t port_ = 0;
+  bool gro_ = false;
+  bool gso_ = false;
+  // Scratch for the batch calls, grown on demand and kept.
+  struct Scratch;
+  std::unique_ptr<Scratch> scratch_;
 };
 
 }  // namespace qvpn::platform

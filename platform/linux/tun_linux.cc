@@ -38,7 +38,7 @@ bool tun_available() {
   return true;
 }
 
-TunDevice TunDevice::create(std::string_view name) {
+TunDevice TunDevice::create(std::string_view name, bool offload) {
   if (name.empty()) name = kDefaultTunPattern;
   // The kernel expands "%d" itself, so a pattern may be as long as the final name.
   if (name.size() >= IFNAMSIZ) {
@@ -49,25 +49,55 @@ TunDevice TunDevice::create(std::string_view name) {
   if (fd < 0) throw_errno(errno, "TUN " + std::string(name) + ": open " + kTunPath);
 
   ifreq ifr{};
-  ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+  ifr.ifr_flags = IFF_TUN | IFF_NO_PI | (offload ? IFF_VNET_HDR : 0);
   std::memcpy(ifr.ifr_name, name.data(), name.size());
-  if (ioctl(fd, TUNSETIFF, &ifr) < 0) {
+  int rc = ioctl(fd, TUNSETIFF, &ifr);
+  if (rc < 0 && offload && errno == EINVAL) {  // no vnet headers here: plain packets
+    offload = false;
+    ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
+    rc = ioctl(fd, TUNSETIFF, &ifr);
+  }
+  if (rc < 0) {
     int err = errno;
     ::close(fd);
     throw_errno(err, "TUN " + std::string(name) + ": TUNSETIFF");
   }
   ifr.ifr_name[IFNAMSIZ - 1] = '\0';
-  return TunDevice(fd, std::string(ifr.ifr_name));
+  TunDevice tun(fd, std::string(ifr.ifr_name));
+  if (offload) tun.enable_offloads();
+  return tun;
+}
+
+// TSO and checksum offload need Linux 2.6.27; USO needs 6.2, so it is asked for separately.
+// Without TSO the vnet header stays (reads carry an all-zero one) and packets are MTU-sized.
+void TunDevice::enable_offloads() {
+  constexpr unsigned kTcp = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
+#if defined(TUN_F_USO4)
+  constexpr unsigned kUdp = TUN_F_USO4 | TUN_F_USO6;
+#else
+  constexpr unsigned kUdp = 0x20 | 0x40;
+#endif
+  offload_ = true;
+  if (ioctl(fd_, TUNSETOFFLOAD, kTcp | kUdp) == 0) {
+    udp_offload_ = true;
+    return;
+  }
+  ioctl(fd_, TUNSETOFFLOAD, kTcp);
 }
 
 TunDevice::TunDevice(TunDevice&& other) noexcept
-    : fd_(std::exchange(other.fd_, -1)), name_(std::move(other.name_)) {}
+    : fd_(std::exchange(other.fd_, -1)),
+      name_(std::move(other.name_)),
+      offload_(other.offload_),
+      udp_offload_(other.udp_offload_) {}
 
 TunDevice& TunDevice::operator=(TunDevice&& other) noexcept {
   if (this != &other) {
     close();
     fd_ = std::exchange(other.fd_, -1);
     name_ = std::move(other.name_);
+    offload_ = other.offload_;
+    udp_offload_ = other.udp_offload_;
   }
   return *this;
 }

@@ -129,8 +129,8 @@ bool in_proc_if_inet6(const std::string& hex, const std::string& ifname) {
 }
 
 // The usual TUN setup of a node: MTU, up, one address per family, one route per family.
-plat::TunDevice make_configured_tun() {
-  auto tun = plat::TunDevice::create("qvpn%d");
+plat::TunDevice make_configured_tun(bool offload = false) {
+  auto tun = plat::TunDevice::create("qvpn%d", offload);
   plat::set_link_mtu(tun.name(), 1420);
   plat::set_link_up(tun.name(), true);
   plat::add_address(tun.name(), ip("10.77.0.1"), 24);
@@ -414,6 +414,53 @@ TEST_CASE("packets flow between a UDP socket and the TUN in both directions") {
     while (tun.read(buf) > 0) {
     }
     CHILD_CHECK(errno == EAGAIN);
+    return 0;
+  });
+}
+
+TEST_CASE("with offloads the TUN frames packets with a virtio_net_hdr and passes UDP super-packets") {
+  if (!can_run()) return;
+  check_child([] {
+    auto tun = make_configured_tun(/*offload=*/true);
+    CHILD_CHECK(tun.offload());
+    tun.set_nonblocking(true);
+    auto sock = plat::UdpSocket::bind(0);
+    sock.enable_gso();
+    CHILD_CHECK(sock.gso());
+
+    // Three 1000-byte datagrams in one UDP_SEGMENT send towards the TUN's route.
+    std::vector<std::vector<uint8_t>> payloads(3, std::vector<uint8_t>(1000));
+    std::vector<plat::OutDatagram> out;
+    const Endpoint remote = *Endpoint::parse("10.78.1.1:9999");
+    for (size_t i = 0; i < payloads.size(); ++i) {
+      std::fill(payloads[i].begin(), payloads[i].end(), uint8_t(i + 1));
+      out.push_back({payloads[i], remote});
+    }
+    CHILD_CHECK(sock.send_batch(out) == 3);
+
+    std::vector<uint8_t> buf(70000);
+    size_t udp_bytes = 0, reads = 0;
+    while (udp_bytes < 3000 && reads < 10) {
+      pollfd pfd{tun.fd(), POLLIN, 0};
+      CHILD_CHECK(poll(&pfd, 1, 2000) == 1);
+      const ssize_t n = tun.read(buf);
+      CHILD_CHECK(n > 10);
+      ++reads;
+      const uint8_t gso_type = buf[1];
+      uint16_t gso_size;
+      std::memcpy(&gso_size, &buf[4], 2);
+      const uint8_t* ip = buf.data() + 10;  // the IPv4 packet after the virtio_net_hdr
+      if ((ip[0] >> 4) != 4 || ip[9] != 17) continue;  // not our UDP (e.g. IPv6 router solicitations)
+      udp_bytes += size_t(n) - 10 - 20 - 8;
+      if (tun.udp_offload()) {  // USO: one super-packet, to be split at gso_size
+        CHILD_CHECK(gso_type == 5);  // VIRTIO_NET_HDR_GSO_UDP_L4
+        CHILD_CHECK(gso_size == 1000);
+        CHILD_CHECK(size_t(n) == 10 + 20 + 8 + 3000);
+      } else {
+        CHILD_CHECK(gso_type == 0);
+      }
+    }
+    CHILD_CHECK(udp_bytes == 3000);
     return 0;
   });
 }
