@@ -1,15 +1,14 @@
 #include "dataplane/aead.h"
 
-#include <openssl/aead.h>
 #include <sodium.h>
 
 #include <cstdlib>
 
+#include "dataplane/chacha20poly1305.h"
+
 namespace qvpn::dataplane {
 
 namespace {
-
-constexpr size_t kNonceSize = 12;
 
 // libsodium picks its fastest ChaCha20 and Poly1305 code in sodium_init(); call it once,
 // lazily, so static initialisation order never matters.
@@ -18,69 +17,23 @@ void ensure_sodium() {
   if (!ok) std::abort();  // no usable randomness: nothing in this process is safe
 }
 
-// WireGuard's nonce: 32 zero bits, then the counter little-endian (whitepaper 5.4.6).
-void make_nonce(uint8_t (&nonce)[kNonceSize], uint64_t counter) {
-  for (int i = 0; i < 4; ++i) nonce[i] = 0;
-  for (int i = 0; i < 8; ++i) nonce[4 + i] = static_cast<uint8_t>(counter >> (8 * i));
-}
-
-// BoringSSL asserts on null pointers in places even for zero lengths; empty spans may
-// carry a null data().
-const uint8_t* nonnull(std::span<const uint8_t> s) {
-  static const uint8_t kEmpty = 0;
-  return s.data() ? s.data() : &kEmpty;
-}
-
-// A ChaCha20-Poly1305 context on the stack: initialising one only copies the key, so this
-// costs no allocation. The key copy is wiped when the context goes.
-class ChachaCtx {
- public:
-  explicit ChachaCtx(AeadKey key) {
-    if (!EVP_AEAD_CTX_init(&ctx_, EVP_aead_chacha20_poly1305(), key.data(), key.size(),
-                           kAeadTagSize, nullptr)) {
-      std::abort();  // only fails on a wrong key or tag size, which are constants here
-    }
-  }
-  ~ChachaCtx() {
-    EVP_AEAD_CTX_cleanup(&ctx_);
-    sodium_memzero(&ctx_, sizeof ctx_);
-  }
-  ChachaCtx(const ChachaCtx&) = delete;
-  ChachaCtx& operator=(const ChachaCtx&) = delete;
-  const EVP_AEAD_CTX* get() const { return &ctx_; }
-
- private:
-  EVP_AEAD_CTX ctx_;
-};
-
 }  // namespace
 
 void aead_seal(std::span<uint8_t> dst, AeadKey key, uint64_t counter, std::span<const uint8_t> src,
                std::span<const uint8_t> ad) {
   // Size mismatches are programming errors that would write out of bounds or truncate.
   if (dst.size() != src.size() + kAeadTagSize) std::abort();
-  uint8_t nonce[kNonceSize];
-  make_nonce(nonce, counter);
-  ChachaCtx ctx(key);
-  size_t out_len = 0;
-  if (!EVP_AEAD_CTX_seal(ctx.get(), dst.data(), &out_len, dst.size(), nonce, sizeof nonce,
-                         nonnull(src), src.size(), nonnull(ad), ad.size()) ||
-      out_len != dst.size()) {
-    std::abort();
-  }
+  AeadJob job{key.data(), counter, ad.data(), ad.size(), src.data(), dst.data(), src.size(), false};
+  chacha20poly1305_seal({&job, 1});
 }
 
 bool aead_open(std::span<uint8_t> dst, AeadKey key, uint64_t counter, std::span<const uint8_t> src,
                std::span<const uint8_t> ad) {
   if (src.size() < kAeadTagSize || dst.size() != src.size() - kAeadTagSize) std::abort();
-  uint8_t nonce[kNonceSize];
-  make_nonce(nonce, counter);
-  ChachaCtx ctx(key);
-  // open_gather takes the tag separately, so dst needs no room for it. BoringSSL checks
-  // the tag before it decrypts and zeroes dst on failure.
-  const size_t n = dst.size();
-  return EVP_AEAD_CTX_open_gather(ctx.get(), dst.data(), nonce, sizeof nonce, nonnull(src), n,
-                                  src.data() + n, kAeadTagSize, nonnull(ad), ad.size()) == 1;
+  // The tag is checked over src before anything is decrypted; on failure dst is untouched.
+  AeadJob job{key.data(), counter, ad.data(), ad.size(), src.data(), dst.data(), src.size(), false};
+  chacha20poly1305_open({&job, 1});
+  return job.ok;
 }
 
 void xaead_seal(std::span<uint8_t> dst, AeadKey key, std::span<const uint8_t, kXNonceSize> nonce,

@@ -1,8 +1,9 @@
 #pragma once
 // The AEADs WireGuard uses.
 // ChaCha20-Poly1305 (RFC 8439) with WireGuard's nonce: 32 zero bits then the 64-bit
-// counter, little-endian. Backed by BoringSSL for now; our SIMD code implements this same
-// interface later. XChaCha20-Poly1305 (cookie replies) is libsodium's.
+// counter, little-endian. One packet at a time over our own SIMD ChaCha20 and Poly1305
+// (chacha20poly1305.h, which also takes whole batches). XChaCha20-Poly1305 (cookie
+// replies) is libsodium's.
 #include <cstdint>
 #include <span>
 
