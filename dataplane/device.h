@@ -7,6 +7,11 @@
 // and it answers through the Sink: datagrams to send and IP packets to write to the TUN.
 // Not thread-safe: one driver thread, or the driver serialises calls.
 //
+// Batches: handle_tun_packets and handle_datagrams take many packets at once, seal or open
+// all of them in one call of the batch AEAD (which a driver's CryptoRunner may spread over
+// threads), and answer through the Sink's batch calls, in order, so each peer's packets
+// keep their order.
+//
 // Outbound flow (TUN -> network):  route by destination (allowed IPs) -> stage if no
 //   session (and start a handshake) -> pad to 16 -> encrypt with current keypair -> send.
 // Inbound flow (network -> TUN):  classify by type -> handshake messages: MAC1, under
@@ -21,6 +26,7 @@
 #include <vector>
 
 #include "dataplane/allowed_ips.h"
+#include "dataplane/chacha20poly1305.h"
 #include "dataplane/cookie.h"
 #include "dataplane/device_counters.h"
 #include "dataplane/noise.h"
@@ -28,15 +34,37 @@
 #include "dataplane/ratelimiter.h"
 #include "platform/clock.h"
 #include "platform/endpoint.h"
+#include "platform/udp_socket.h"
 
 namespace qvpn::dataplane {
+
+// Room the batch calls need around each outbound packet, to build the transport message
+// in place: the header before it, padding and the tag after it.
+inline constexpr size_t kBatchHeadroom = kTransportHeaderSize;
+inline constexpr size_t kBatchTailroom = kPaddingMultiple - 1 + kAeadTagSize;
+
+struct InboundDatagram {
+  std::span<uint8_t> bytes;  // decrypted in place
+  platform::Endpoint from;
+};
 
 class Sink {
  public:
   virtual ~Sink() = default;
   virtual void send_datagram(std::span<const uint8_t> bytes, const platform::Endpoint& to) = 0;
   virtual void write_tun(std::span<const uint8_t> ip_packet) = 0;
+  // The batch calls' output, in order; the bytes are valid only during the call.
+  virtual void send_datagrams(std::span<const platform::OutDatagram> datagrams) {
+    for (const auto& d : datagrams) send_datagram(d.bytes, d.to);
+  }
+  virtual void write_tun_packets(std::span<const std::span<const uint8_t>> packets) {
+    for (const auto& p : packets) write_tun(p);
+  }
 };
+
+// Seals (seal == true) or opens a batch of AEAD jobs, returning when all are done. A driver
+// may spread them over threads; the default runs them on the calling thread.
+using CryptoRunner = std::function<void(std::span<AeadJob> jobs, bool seal)>;
 
 class Device {
  public:
@@ -72,10 +100,19 @@ class Device {
   void handle_tun_packet(std::span<const uint8_t> ip_packet, platform::TimePoint now, Sink& sink);
   void handle_datagram(std::span<const uint8_t> bytes, const platform::Endpoint& from,
                        platform::TimePoint now, Sink& sink);
+  // The same for many at once. Each outbound packet needs kBatchHeadroom writable bytes
+  // before it and kBatchTailroom after it; its transport message is built there.
+  void handle_tun_packets(std::span<const std::span<uint8_t>> ip_packets, platform::TimePoint now,
+                          Sink& sink);
+  void handle_datagrams(std::span<const InboundDatagram> datagrams, platform::TimePoint now,
+                        Sink& sink);
+  void set_crypto_runner(CryptoRunner runner) { crypto_ = std::move(runner); }
   void tick(platform::TimePoint now, Sink& sink);
   std::optional<platform::TimePoint> next_deadline() const;
 
   const DeviceCounters& counters() const { return counters_; }
+  // For the driver: a TUN read it could not turn into packets (dataplane/gso_split.h).
+  void count_tun_malformed() { ++counters_.drop_tun_malformed; }
   const RateLimiter& rate_limiter() const { return rate_limiter_; }
   // Handshake messages per second above which the device is "under load" and demands
   // cookies (MAC2). Tests lower it.
@@ -94,6 +131,9 @@ class Device {
                               Sink& sink);
   void keep_key_fresh_on_send(Peer& peer, platform::TimePoint now, Sink& sink);
 
+  size_t padded_length(size_t packet_length) const;
+  void account_sent(Peer& peer, size_t message_length, bool is_data, platform::TimePoint now);
+
   // device_receive.cc
   void receive_handshake(std::span<const uint8_t> bytes, const platform::Endpoint& from,
                          MessageType type, platform::TimePoint now, Sink& sink);
@@ -105,6 +145,15 @@ class Device {
   void keep_key_fresh_on_receive(Peer& peer, platform::TimePoint now, Sink& sink);
   void receive_transport(std::span<const uint8_t> bytes, const platform::Endpoint& from,
                          platform::TimePoint now, Sink& sink);
+  // The keypair a transport message is for, or nullptr (counted).
+  Keypair* transport_keypair(std::span<const uint8_t> bytes, Peer*& peer, platform::TimePoint now);
+  // After a transport message authenticated: replay check, roaming, keypair confirmation,
+  // timers and the source check. Returns the inner packet to deliver, or an empty span.
+  std::span<const uint8_t> accept_transport(Peer& peer, Keypair& kp, uint64_t counter,
+                                            size_t message_length, std::span<const uint8_t> plain,
+                                            const platform::Endpoint& from,
+                                            platform::TimePoint now, Sink& sink);
+  void open_pending(platform::TimePoint now, Sink& sink);
   bool under_load(platform::TimePoint now);
 
   // device.cc: indices and keypairs
@@ -156,6 +205,20 @@ class Device {
   // (staged packets, an initiation) before the received one is delivered.
   std::vector<uint8_t> tx_buf_;
   std::vector<uint8_t> rx_buf_;
+
+  // Batch state, reused from call to call so batches do not allocate.
+  CryptoRunner crypto_;
+  std::vector<AeadJob> jobs_;
+  std::vector<platform::OutDatagram> out_;
+  struct PendingOpen {
+    PeerId peer;
+    uint32_t local_index;
+    uint64_t counter;
+    size_t length;
+    const InboundDatagram* datagram;
+  };
+  std::vector<PendingOpen> pending_;
+  std::vector<std::span<const uint8_t>> deliver_;
 };
 
 }  // namespace qvpn::dataplane

@@ -21,6 +21,7 @@ struct DeviceCounters {
   uint64_t drop_source_not_allowed = 0;  // inner source address not in the peer's allowed IPs
   uint64_t drop_inner_malformed = 0;
   uint64_t drop_no_route = 0;            // TUN packet to an address no peer owns
+  uint64_t drop_tun_malformed = 0;       // TUN super-packet that could not be segmented
   uint64_t drop_no_endpoint = 0;
   uint64_t drop_staged_overflow = 0;
   uint64_t handshakes_initiated = 0;

@@ -37,6 +37,14 @@ size_t inner_packet_length(std::span<const uint8_t> p) {
   return 0;
 }
 
+Keypair* keypair_by_index(Peer& peer, uint32_t local_index) {
+  for (Keypair* k : {peer.keypairs.current.get(), peer.keypairs.previous.get(),
+                     peer.keypairs.next.get()}) {
+    if (k && k->local_index == local_index) return k;
+  }
+  return nullptr;
+}
+
 }  // namespace
 
 void Device::handle_datagram(std::span<const uint8_t> bytes, const platform::Endpoint& from,
@@ -193,65 +201,135 @@ void Device::receive_cookie_reply(std::span<const uint8_t> bytes, platform::Time
   if (!peer->cookie.consume_reply(msg, now)) ++counters_.drop_handshake_invalid;
 }
 
-void Device::receive_transport(std::span<const uint8_t> bytes, const platform::Endpoint& from,
-                               platform::TimePoint now, Sink& sink) {
+Keypair* Device::transport_keypair(std::span<const uint8_t> bytes, Peer*& peer,
+                                   platform::TimePoint now) {
   const uint32_t receiver = read_le32(bytes.data() + 4);
   const uint64_t counter = read_le64(bytes.data() + 8);
   auto it = indices_.find(receiver);
-  Peer* peer = it == indices_.end() ? nullptr : peer_by_id(it->second);
-  Keypair* kp = nullptr;
-  if (peer) {
-    for (Keypair* k : {peer->keypairs.current.get(), peer->keypairs.previous.get(),
-                       peer->keypairs.next.get()}) {
-      if (k && k->local_index == receiver) kp = k;
-    }
-  }
+  peer = it == indices_.end() ? nullptr : peer_by_id(it->second);
+  Keypair* kp = peer ? keypair_by_index(*peer, receiver) : nullptr;
   if (!kp) {
     ++counters_.drop_unknown_index;
-    return;
+    return nullptr;
   }
   if (!kp->can_receive(now) || counter >= kRejectAfterMessages) {
     ++counters_.drop_expired_keypair;
-    return;
+    return nullptr;
   }
+  return kp;
+}
+
+void Device::receive_transport(std::span<const uint8_t> bytes, const platform::Endpoint& from,
+                               platform::TimePoint now, Sink& sink) {
+  Peer* peer;
+  Keypair* kp = transport_keypair(bytes, peer, now);
+  if (!kp) return;
+  const uint64_t counter = read_le64(bytes.data() + 8);
   const auto sealed = bytes.subspan(kTransportHeaderSize);
   const std::span<uint8_t> plain(rx_buf_.data(), sealed.size() - kAeadTagSize);
   if (!aead_open(plain, kp->recv_key.span(), counter, sealed)) {
     ++counters_.drop_decrypt;
     return;
   }
-  if (!kp->replay.accept(counter, kRejectAfterMessages)) {
+  const auto packet = accept_transport(*peer, *kp, counter, bytes.size(), plain, from, now, sink);
+  if (!packet.empty()) sink.write_tun(packet);
+}
+
+std::span<const uint8_t> Device::accept_transport(Peer& peer, Keypair& kp, uint64_t counter,
+                                                  size_t message_length,
+                                                  std::span<const uint8_t> plain,
+                                                  const platform::Endpoint& from,
+                                                  platform::TimePoint now, Sink& sink) {
+  if (!kp.replay.accept(counter, kRejectAfterMessages)) {
     ++counters_.drop_replay;
-    return;
+    return {};
   }
-
-  peer->endpoint = from;  // roaming: the latest authenticated source wins
-  peer->stats.rx_bytes += bytes.size();
-  if (kp == peer->keypairs.next.get()) {
+  peer.endpoint = from;  // roaming: the latest authenticated source wins
+  peer.stats.rx_bytes += message_length;
+  if (&kp == peer.keypairs.next.get()) {
     // The initiator used our responder keypair: it is confirmed.
-    drop_keypair(peer->keypairs.previous);
-    peer->keypairs.previous = std::move(peer->keypairs.current);
-    peer->keypairs.current = std::move(peer->keypairs.next);
-    on_handshake_complete(*peer);
-    send_staged(*peer, now, sink);
+    drop_keypair(peer.keypairs.previous);
+    peer.keypairs.previous = std::move(peer.keypairs.current);
+    peer.keypairs.current = std::move(peer.keypairs.next);
+    on_handshake_complete(peer);
+    send_staged(peer, now, sink);
   }
-  keep_key_fresh_on_receive(*peer, now, sink);
-  on_any_authenticated_packet_received(*peer);
-  on_any_authenticated_packet_traversal(*peer, now);
-  if (plain.empty()) return;  // keepalive
+  keep_key_fresh_on_receive(peer, now, sink);
+  on_any_authenticated_packet_received(peer);
+  on_any_authenticated_packet_traversal(peer, now);
+  if (plain.empty()) return {};  // keepalive
 
-  on_data_received(*peer, now);
+  on_data_received(peer, now);
   const size_t length = inner_packet_length(plain);
   if (length == 0) {
     ++counters_.drop_inner_malformed;
-    return;
+    return {};
   }
   const auto packet = plain.first(length);
-  if (allowed_ips_.lookup_packet(packet, /*by_source=*/true) != peer->id) {
+  if (allowed_ips_.lookup_packet(packet, /*by_source=*/true) != peer.id) {
     ++counters_.drop_source_not_allowed;
-    return;
+    return {};
   }
-  sink.write_tun(packet);
+  return packet;
+}
+
+// The batch form of handle_datagram: transport messages are opened together, in place.
+// Anything else first settles the transport messages before it, because a handshake may
+// replace the keypairs they were found under.
+void Device::handle_datagrams(std::span<const InboundDatagram> datagrams, platform::TimePoint now,
+                              Sink& sink) {
+  jobs_.clear();
+  pending_.clear();
+  for (const InboundDatagram& d : datagrams) {
+    const auto bytes = d.bytes;
+    if (bytes.size() < kKeepaliveSize || bytes.size() > kMaxMessageSize ||
+        read_le32(bytes.data()) != uint32_t(MessageType::kTransportData)) {
+      open_pending(now, sink);
+      handle_datagram(bytes, d.from, now, sink);
+      continue;
+    }
+    ++counters_.rx_datagrams;
+    Peer* peer;
+    Keypair* kp = transport_keypair(bytes, peer, now);
+    if (!kp) continue;
+    const uint64_t counter = read_le64(bytes.data() + 8);
+    uint8_t* sealed = bytes.data() + kTransportHeaderSize;
+    jobs_.push_back({kp->recv_key.data(), counter, nullptr, 0, sealed, sealed,
+                     bytes.size() - kTransportHeaderSize, false});
+    pending_.push_back({peer->id, kp->local_index, counter, bytes.size(), &d});
+  }
+  open_pending(now, sink);
+}
+
+void Device::open_pending(platform::TimePoint now, Sink& sink) {
+  if (jobs_.empty()) return;
+  if (crypto_) {
+    crypto_(jobs_, /*seal=*/false);
+  } else {
+    chacha20poly1305_open(jobs_);
+  }
+  deliver_.clear();
+  for (size_t i = 0; i < pending_.size(); ++i) {
+    const PendingOpen& p = pending_[i];
+    if (!jobs_[i].ok) {
+      ++counters_.drop_decrypt;
+      continue;
+    }
+    // Accepting an earlier message may have rotated this one's keypair out of its peer.
+    Peer* peer = peer_by_id(p.peer);
+    Keypair* kp = peer ? keypair_by_index(*peer, p.local_index) : nullptr;
+    if (!kp) {
+      ++counters_.drop_expired_keypair;
+      continue;
+    }
+    const std::span<const uint8_t> plain(jobs_[i].dst, jobs_[i].len - kAeadTagSize);
+    const auto packet =
+        accept_transport(*peer, *kp, p.counter, p.length, plain, p.datagram->from, now, sink);
+    if (!packet.empty()) deliver_.push_back(packet);
+  }
+  jobs_.clear();
+  pending_.clear();
+  if (!deliver_.empty()) sink.write_tun_packets(deliver_);
 }
 
 // Whitepaper 6.2: the initiator rekeys shortly before Reject-After-Time if it is still

@@ -1,4 +1,5 @@
 // Outbound flow: TUN packet -> peer by destination -> staged -> encrypted -> UDP.
+#include <algorithm>
 #include <cstring>
 
 #include "dataplane/aead.h"
@@ -51,13 +52,28 @@ void Device::send_staged(Peer& peer, platform::TimePoint now, Sink& sink) {
   keep_key_fresh_on_send(peer, now, sink);
 }
 
+// Padded to 16, but never beyond the MTU (whitepaper 5.4.6).
+size_t Device::padded_length(size_t packet_length) const {
+  const size_t padded =
+      (packet_length + kPaddingMultiple - 1) / kPaddingMultiple * kPaddingMultiple;
+  return padded > mtu_ ? std::max(mtu_, packet_length) : padded;
+}
+
+void Device::account_sent(Peer& peer, size_t message_length, bool is_data,
+                          platform::TimePoint now) {
+  ++counters_.tx_datagrams;
+  peer.stats.tx_bytes += message_length;
+  on_any_authenticated_packet_sent(peer);
+  on_any_authenticated_packet_traversal(peer, now);
+  if (is_data) on_data_sent(peer, now);
+}
+
 // Message: type 4 | receiver index | counter | AEAD(packet padded to 16, capped at MTU).
 bool Device::encrypt_and_send(Peer& peer, Keypair& kp, std::span<const uint8_t> packet,
                               platform::TimePoint now, Sink& sink) {
   if (!peer.endpoint || kp.send_counter >= kRejectAfterMessages) return false;
   const uint64_t counter = kp.send_counter++;
-  size_t padded = (packet.size() + kPaddingMultiple - 1) / kPaddingMultiple * kPaddingMultiple;
-  if (padded > mtu_) padded = std::max(mtu_, packet.size());
+  const size_t padded = padded_length(packet.size());
 
   TransportHeader header{to_le<uint32_t>(uint32_t(MessageType::kTransportData)),
                          to_le(kp.remote_index), to_le(counter)};
@@ -70,12 +86,48 @@ bool Device::encrypt_and_send(Peer& peer, Keypair& kp, std::span<const uint8_t> 
 
   const size_t total = kTransportHeaderSize + padded + kAeadTagSize;
   sink.send_datagram({out, total}, *peer.endpoint);
-  ++counters_.tx_datagrams;
-  peer.stats.tx_bytes += total;
-  on_any_authenticated_packet_sent(peer);
-  on_any_authenticated_packet_traversal(peer, now);
-  if (!packet.empty()) on_data_sent(peer, now);
+  account_sent(peer, total, !packet.empty(), now);
   return true;
+}
+
+// The batch form of handle_tun_packet: packets of peers with a usable session and nothing
+// staged are sealed in place together; the rest take the one-packet path.
+void Device::handle_tun_packets(std::span<const std::span<uint8_t>> ip_packets,
+                                platform::TimePoint now, Sink& sink) {
+  jobs_.clear();
+  out_.clear();
+  Peer* last = nullptr;
+  for (const std::span<uint8_t> packet : ip_packets) {
+    Peer* peer = peer_by_id(allowed_ips_.lookup_packet(packet, /*by_source=*/false));
+    Keypair* kp = peer ? peer->keypairs.current.get() : nullptr;
+    if (!kp || !peer->staged.empty() || !kp->can_send(now) || !peer->endpoint ||
+        packet.size() > 65535) {
+      handle_tun_packet(packet, now, sink);
+      continue;
+    }
+    const uint64_t counter = kp->send_counter++;
+    const size_t padded = padded_length(packet.size());
+    uint8_t* message = packet.data() - kTransportHeaderSize;
+    const TransportHeader header{to_le<uint32_t>(uint32_t(MessageType::kTransportData)),
+                                 to_le(kp->remote_index), to_le(counter)};
+    std::memcpy(message, &header, sizeof(header));
+    std::memset(packet.data() + packet.size(), 0, padded - packet.size());
+    jobs_.push_back({kp->send_key.data(), counter, nullptr, 0, packet.data(), packet.data(),
+                     padded, false});
+    const size_t total = kTransportHeaderSize + padded + kAeadTagSize;
+    out_.push_back({{message, total}, *peer->endpoint});
+    account_sent(*peer, total, !packet.empty(), now);
+    if (last && last != peer) keep_key_fresh_on_send(*last, now, sink);
+    last = peer;
+  }
+  if (jobs_.empty()) return;
+  if (crypto_) {
+    crypto_(jobs_, /*seal=*/true);
+  } else {
+    chacha20poly1305_seal(jobs_);
+  }
+  sink.send_datagrams(out_);
+  keep_key_fresh_on_send(*last, now, sink);
 }
 
 // A keepalive is an empty data packet; with no session it waits in the stage like any
