@@ -57,6 +57,10 @@ struct InterfaceConfig {
   std::vector<InterfaceAddress> addresses;
   uint32_t mtu = kDefaultMtu;
   uint32_t fwmark = 0;  // 0 = off
+  // The data path (core/node.h DataPathOptions): kernel offloads, and cores for crypto
+  // (0 = every core). TOML only; wg-quick files take the defaults.
+  bool offload = true;
+  unsigned threads = 0;
 };
 
 struct Config {

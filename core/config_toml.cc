@@ -1,5 +1,6 @@
 // qvpn's TOML config format (docs/config.md):
-//   [interface]  name, private_key_file | private_key, listen_port, address, mtu, fwmark
+//   [interface]  name, private_key_file | private_key, listen_port, address, mtu, fwmark,
+//                offload, threads
 //   [[peer]]     public_key, endpoint, allowed_ips, persistent_keepalive,
 //                preshared_key_file | preshared_key
 #include <toml++/toml.h>
@@ -62,6 +63,12 @@ int64_t integer_of(const toml::node& v, const ConfigSite& site, int64_t min, int
                       std::to_string(max));
   }
   return i->get();
+}
+
+bool bool_of(const toml::node& v, const ConfigSite& site) {
+  const auto* b = v.as_boolean();
+  if (!b) wrong_type(site, v, "true or false");
+  return b->get();
 }
 
 // A string or an array of strings; calls f(text, site) for each, with the element's line.
@@ -183,10 +190,14 @@ void parse_interface(const toml::table& table, const std::filesystem::path& file
     } else if (key == "fwmark") {
       iface.fwmark =
           static_cast<uint32_t>(integer_of(v, site, 0, std::numeric_limits<uint32_t>::max()));
+    } else if (key == "offload") {
+      iface.offload = bool_of(v, site);
+    } else if (key == "threads") {
+      iface.threads = static_cast<unsigned>(integer_of(v, site, 0, 256));
     } else {
       fail_at(site,
               "unknown key in [interface] (known: name, private_key_file, private_key, "
-              "listen_port, address, mtu, fwmark)");
+              "listen_port, address, mtu, fwmark, offload, threads)");
     }
   }
   check_one_secret_source(file, "private_key", key_file_line, inline_key_line);

@@ -3,16 +3,16 @@
 #include <fmt/core.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <system_error>
+#include <thread>
 
 #include "platform/netlink.h"
 
 namespace qvpn::core {
 namespace {
 
-// Bounds how long one readiness event may run, so the TUN and the socket take turns.
-constexpr int kBurst = 256;
 // The timer also wakes this often to follow MTU changes made with `ip link`.
 constexpr auto kHousekeeping = std::chrono::seconds(1);
 
@@ -24,16 +24,27 @@ int dup_or_throw(int fd) {
 
 }  // namespace
 
-Node::Node(asio::io_context& io, std::string_view ifname, uint16_t listen_port)
+Node::Node(asio::io_context& io, std::string_view ifname, uint16_t listen_port,
+           const DataPathOptions& options)
     : io_(io),
-      tun_(platform::TunDevice::create(ifname)),
+      options_(options),
+      tun_(platform::TunDevice::create(ifname, options.offload)),
       udp_(platform::UdpSocket::bind(listen_port)),
       tun_wait_(io, dup_or_throw(tun_.fd())),
       udp_wait_(io, dup_or_throw(udp_.fd())),
       timer_(io),
-      buf_(dataplane::kMaxMessageSize) {
+      crypto_(options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency())) {
   tun_.set_nonblocking(true);
   udp_.set_nonblocking(true);
+  if (options_.offload) {
+    udp_.enable_gso();
+    udp_.enable_gro();
+  }
+  if (crypto_.threads() > 1) {
+    device_.set_crypto_runner(
+        [this](std::span<dataplane::AeadJob> jobs, bool seal) { crypto_.run(jobs, seal); });
+  }
+  allocate_buffers();
 }
 
 Node::~Node() {
@@ -62,14 +73,6 @@ void Node::stop() {
   timer_.cancel();
 }
 
-void Node::send_datagram(std::span<const uint8_t> bytes, const platform::Endpoint& to) {
-  // A full socket buffer or an unreachable network drops the datagram, as a router would;
-  // WireGuard's timers recover.
-  udp_.send_to(bytes, to);
-}
-
-void Node::write_tun(std::span<const uint8_t> ip_packet) { tun_.write(ip_packet); }
-
 void Node::wait_tun() {
   tun_wait_.async_wait(asio::posix::stream_descriptor::wait_read, [this](asio::error_code ec) {
     if (ec || stopped_) return;
@@ -84,32 +87,6 @@ void Node::wait_udp() {
     drain_udp();
     if (!stopped_) wait_udp();
   });
-}
-
-void Node::drain_tun() {
-  for (int i = 0; i < kBurst; ++i) {
-    const ssize_t n = tun_.read(buf_);
-    if (n < 0) {
-      if (errno == EAGAIN || errno == EINTR) break;
-      // EBADFD: the interface was deleted (`ip link del`, `wg-quick down`).
-      fmt::print(stderr, "qvpn: {}: interface gone ({}), stopping\n", name(),
-                 std::generic_category().message(errno));
-      stop();
-      return;
-    }
-    device_.handle_tun_packet({buf_.data(), size_t(n)}, platform::MonoClock::now(), *this);
-  }
-  reschedule();
-}
-
-void Node::drain_udp() {
-  platform::Endpoint from;
-  for (int i = 0; i < kBurst; ++i) {
-    const ssize_t n = udp_.recv_from(buf_, from);
-    if (n < 0) break;  // EAGAIN, or an ICMP error surfaced on the socket: nothing to read
-    device_.handle_datagram({buf_.data(), size_t(n)}, from, platform::MonoClock::now(), *this);
-  }
-  reschedule();
 }
 
 // Arms the timer for the device's next deadline, capped by the housekeeping interval.
@@ -130,7 +107,7 @@ void Node::reschedule() {
 
 void Node::on_timer() {
   try {
-    if (const int mtu = platform::link_info(name()).mtu; mtu > 0) device_.set_mtu(size_t(mtu));
+    if (const int mtu = platform::link_info(name()).mtu; mtu > 0) set_mtu(size_t(mtu));
   } catch (const std::system_error&) {
     // The link is going away; the TUN read reports it.
   }
@@ -144,6 +121,10 @@ bool Node::rebind(uint16_t port) {
     platform::UdpSocket fresh = platform::UdpSocket::bind(port);
     fresh.set_nonblocking(true);
     if (fwmark_) fresh.set_fwmark(fwmark_);
+    if (options_.offload) {
+      fresh.enable_gso();
+      fresh.enable_gro();
+    }
     asio::error_code ec;
     udp_wait_.close(ec);
     udp_ = std::move(fresh);

@@ -40,7 +40,7 @@ void Node::apply_config(const Config& config) {
     device_.set_persistent_keepalive(peer, pc.persistent_keepalive, now, *this);
   }
 
-  device_.set_mtu(config.interface.mtu);
+  set_mtu(config.interface.mtu);
   platform::set_link_mtu(name(), int(config.interface.mtu));
   for (const InterfaceAddress& a : config.interface.addresses) {
     platform::add_address(name(), a.ip, a.prefix_len);

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/config.h"
+#include "core/node.h"
 
 namespace qvpn::core {
 
@@ -14,6 +15,10 @@ struct NodeRunOptions {
   std::optional<Config> config;         // applied before ready (qvpn up); none for qvpn-wg
   std::function<void(const std::string& ifname, uint16_t port)> on_ready;  // may be empty
 };
+
+// The data path options: the config's (defaults without one), overridden by the
+// environment: QVPN_OFFLOAD=0 switches the offloads off, QVPN_THREADS=N sets the crypto cores.
+DataPathOptions data_path_options(const std::optional<Config>& config);
 
 // Returns the process exit code. Errors before ready are printed and return 1.
 int run_node(const NodeRunOptions& options);

@@ -29,6 +29,7 @@ std::string counters_text(const dataplane::DeviceCounters& c) {
   line("drop_source_not_allowed", c.drop_source_not_allowed);
   line("drop_inner_malformed", c.drop_inner_malformed);
   line("drop_no_route", c.drop_no_route);
+  line("drop_tun_malformed", c.drop_tun_malformed);
   line("drop_no_endpoint", c.drop_no_endpoint);
   line("drop_staged_overflow", c.drop_staged_overflow);
   line("handshakes_initiated", c.handshakes_initiated);

@@ -12,6 +12,8 @@
 #   - `wg show IFACE dump` on both sides lists the peer with a handshake < 30 s old and rx/tx
 #     byte counts that account for the transfer.
 #
+# qvpn-wg runs with its kernel offloads (TUN TSO/GRO, UDP GSO/GRO) unless QVPN_OFFLOAD=0 is
+# set, as test_interop_no_offload.sh does; each case checks the daemon's log says which.
 # E2E_IMPL_OVERRIDE=/usr/bin/wireguard-go runs the matrix with wireguard-go in place of qvpn-wg.
 # E2E_XFER_BYTES (default 200000000) sets the size of each transfer.
 set -euo pipefail
@@ -35,6 +37,16 @@ assert_cmd "underlay ping A -> B (IPv6)" ping_ok "$A" fd00:241::2 1
 impl_path() {  # qvpn | wggo
   if [[ $1 == qvpn ]]; then printf '%s\n' "$QVPN_WG_IMPL"; else printf '%s\n' "$WGGO_IMPL"; fi
 }
+# The data path line qvpn-wg logs at start must show the offloads as asked.
+check_offload() {  # IMPL IFACE
+  [[ $1 == qvpn && $QVPN_WG_IMPL != */wireguard-go ]] || return 0
+  local want=on
+  [[ ${QVPN_OFFLOAD:-1} =~ ^(0|off|false|no)$ ]] && want=off
+  grep "data path: tun offload $want, udp gso $want, udp gro $want" \
+    "$LAB_TMP/daemon-$2.log" >/dev/null || fail "$2: offloads not $want: $(grep 'data path' "$LAB_TMP/daemon-$2.log")"
+  pass "$2: offloads $want"
+}
+
 impl_label() {
   if [[ $1 == qvpn ]]; then printf 'qvpn-wg'; else printf 'wireguard-go'; fi
 }
@@ -52,6 +64,8 @@ run_case() {
   pub_b=$(wg_genkey "b$n")
   start_wg "$(impl_path "$ia")" "$A" "$if_a"
   start_wg "$(impl_path "$ib")" "$B" "$if_b"
+  check_offload "$ia" "$if_a"
+  check_offload "$ib" "$if_b"
 
   local ep_a=- ep_b=-
   if [[ $init == a ]]; then

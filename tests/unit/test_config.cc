@@ -112,6 +112,8 @@ TEST_CASE("TOML: a full config with several peers") {
       "address = [\"10.0.0.1/24\", \"fd00::1/64\"]\n"
       "mtu = 1380\n"
       "fwmark = 51820\n"
+      "offload = false\n"
+      "threads = 3\n"
       "\n"
       "[[peer]]\n"
       "public_key = \"" +
@@ -141,6 +143,8 @@ TEST_CASE("TOML: a full config with several peers") {
   CHECK(c.interface.addresses[1].to_string() == "fd00::1/64");
   CHECK(c.interface.mtu == 1380);
   CHECK(c.interface.fwmark == 51820);
+  CHECK(!c.interface.offload);
+  CHECK(c.interface.threads == 3);
   CHECK(c.warnings.empty());
 
   REQUIRE(c.peers.size() == 2);
@@ -168,6 +172,8 @@ TEST_CASE("TOML: defaults, and a single string where a list is expected") {
   CHECK(!c.interface.listen_port.has_value());
   CHECK(c.interface.mtu == kDefaultMtu);
   CHECK(c.interface.fwmark == 0);
+  CHECK(c.interface.offload);
+  CHECK(c.interface.threads == 0);
   REQUIRE(c.interface.addresses.size() == 1);
   CHECK(c.interface.addresses[0].to_string() == "10.1.0.1/16");
   CHECK(c.peers.empty());
@@ -254,6 +260,8 @@ TEST_CASE("TOML: errors name file, line and key") {
       {"unknown key in [interface]",
        kMinimalToml + "listen_prot = 1\n",
        {3, "listen_prot", {"unknown key"}}},
+      {"offload not a boolean", kMinimalToml + "offload = \"yes\"\n", {3, "offload", {"true or false"}}},
+      {"threads out of range", kMinimalToml + "threads = -1\n", {3, "threads", {"out of range"}}},
       {"unknown key in [[peer]]",
        kMinimalToml + peer + "allowed_ip = [\"10.0.0.0/8\"]\n",
        {5, "allowed_ip"}},
