@@ -6,6 +6,7 @@
 #   raw          the veth itself (192.168.250.0/24)
 #   wggo-wggo    wireguard-go <-> wireguard-go       (the reference)
 #   qvpn-qvpn    qvpn-wg <-> qvpn-wg
+#   qvpn-qvpn-nooffload   the same with QVPN_OFFLOAD=0 (no TUN/UDP offloads; batches only)
 #   qvpn-wggo    qvpn-wg in A <-> wireguard-go in B  (forward: qvpn encrypts; -R: qvpn decrypts)
 # For each: iperf3 with 1 stream and with -P N, each forward and reverse (-R); the median of
 # 100 pings at -i 0.01; the CPU time the daemons used during each iperf3 run; and each daemon's
@@ -14,7 +15,7 @@
 # A qvpn-wg that is missing or does not start is reported as not measured; the rest still runs.
 #
 # Usage: bench/throughput.sh [-t SECONDS] [-P STREAMS] [-n PINGS] [-o FILE.json]
-#          [--qvpn-wg PATH] [--wireguard-go PATH] [--configs raw,wggo-wggo,qvpn-qvpn,qvpn-wggo]
+#          [--qvpn-wg PATH] [--wireguard-go PATH] [--configs raw,wggo-wggo,qvpn-qvpn,qvpn-wggo,qvpn-qvpn-nooffload]
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,7 +31,7 @@ PINGS=100
 OUT=""
 QVPN_WG=${QVPN_WG_BIN:-${QVPN_BUILD:-$REPO/build}/qvpn-wg}
 WGGO=${E2E_WIREGUARD_GO:-$(command -v wireguard-go || true)}
-CONFIGS=raw,wggo-wggo,qvpn-qvpn,qvpn-wggo
+CONFIGS=raw,wggo-wggo,qvpn-qvpn,qvpn-wggo,qvpn-qvpn-nooffload
 
 usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while [[ $# -gt 0 ]]; do
@@ -221,8 +222,12 @@ for cfg in "${WANT[@]}"; do
       record raw status ok ;;
     wggo-wggo) tunnel wggo-wggo "$WGGO" "$WGGO" ;;
     qvpn-qvpn) tunnel qvpn-qvpn "$QVPN_WG" "$QVPN_WG" ;;
+    qvpn-qvpn-nooffload)
+      export QVPN_OFFLOAD=0
+      tunnel qvpn-qvpn-nooffload "$QVPN_WG" "$QVPN_WG"
+      unset QVPN_OFFLOAD ;;
     qvpn-wggo) tunnel qvpn-wggo "$QVPN_WG" "$WGGO" ;;
-    *) fail "unknown configuration $cfg (raw, wggo-wggo, qvpn-qvpn, qvpn-wggo)" ;;
+    *) fail "unknown configuration $cfg (raw, wggo-wggo, qvpn-qvpn, qvpn-qvpn-nooffload, qvpn-wggo)" ;;
   esac
 done
 record meta loadavg_end "$(cut -d' ' -f1-3 /proc/loadavg)"
@@ -246,7 +251,8 @@ meta = data.pop("meta", {})
 modes = [("1", "1 stream"), ("P", f"-P {meta.get('streams')}"), ("R1", "1 stream -R"),
          ("RP", f"-P {meta.get('streams')} -R")]
 names = {"raw": "raw veth", "wggo-wggo": "wireguard-go <-> wireguard-go",
-         "qvpn-qvpn": "qvpn-wg <-> qvpn-wg", "qvpn-wggo": "qvpn-wg <-> wireguard-go"}
+         "qvpn-qvpn": "qvpn-wg <-> qvpn-wg", "qvpn-wggo": "qvpn-wg <-> wireguard-go",
+         "qvpn-qvpn-nooffload": "qvpn-wg <-> qvpn-wg, no offload"}
 
 def mbit(cfg, m):
     v = data.get(cfg, {}).get("iperf", {}).get(m, {}).get("bps")
@@ -283,7 +289,7 @@ for cfg in order:
             f"{fmt(r.get(s, {}).get(w)):>9}" for s in "ab" for w in ("idle", "load")))
 ratios = {}
 for num, den in (("qvpn-qvpn", "wggo-wggo"), ("qvpn-qvpn", "raw"), ("qvpn-wggo", "wggo-wggo"),
-                 ("qvpn-wggo", "raw"), ("wggo-wggo", "raw")):
+                 ("qvpn-wggo", "raw"), ("wggo-wggo", "raw"), ("qvpn-qvpn-nooffload", "wggo-wggo")):
     r = {}
     for m, _ in modes:
         a, b = mbit(num, m), mbit(den, m)

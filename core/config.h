@@ -58,7 +58,7 @@ struct InterfaceConfig {
   uint32_t mtu = kDefaultMtu;
   uint32_t fwmark = 0;  // 0 = off
   // The data path (core/node.h DataPathOptions): kernel offloads, and cores for crypto
-  // (0 = every core). TOML only; wg-quick files take the defaults.
+  // (0 = half the cores). TOML only; wg-quick files take the defaults.
   bool offload = true;
   unsigned threads = 0;
 };

@@ -22,6 +22,10 @@ int dup_or_throw(int fd) {
   return d;
 }
 
+// Half the cores: the kernel's side of every packet (TUN, UDP, TCP) needs CPU too, and on
+// two cores a second crypto thread measured slower than one (docs/PERFORMANCE.md).
+unsigned default_crypto_threads() { return std::max(1u, std::thread::hardware_concurrency() / 2); }
+
 }  // namespace
 
 Node::Node(asio::io_context& io, std::string_view ifname, uint16_t listen_port,
@@ -33,7 +37,7 @@ Node::Node(asio::io_context& io, std::string_view ifname, uint16_t listen_port,
       tun_wait_(io, dup_or_throw(tun_.fd())),
       udp_wait_(io, dup_or_throw(udp_.fd())),
       timer_(io),
-      crypto_(options.threads ? options.threads : std::max(1u, std::thread::hardware_concurrency())) {
+      crypto_(options.threads ? options.threads : default_crypto_threads()) {
   tun_.set_nonblocking(true);
   udp_.set_nonblocking(true);
   if (options_.offload) {

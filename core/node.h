@@ -31,7 +31,7 @@ inline constexpr uint32_t kFullTunnelTable = 51820;
 
 struct DataPathOptions {
   bool offload = true;  // TUN TSO/GRO and UDP GSO/GRO where the kernel has them
-  unsigned threads = 0;  // cores sealing and opening packets; 0 = every core
+  unsigned threads = 0;  // cores sealing and opening packets; 0 = half the cores
 };
 
 class Node : private dataplane::Sink {
