@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "dataplane/chacha20poly1305.h"
+#include "dataplane/chacha20poly1305_impl.h"
 #include "dataplane/cpu_features.h"
 
 using namespace qvpn::dataplane;
@@ -47,8 +48,11 @@ bool force_level(benchmark::State& state) {
   return true;
 }
 
+using AeadFn = void (*)(std::span<AeadJob>);
+
 // Our seal, in place: count packets of n bytes per call.
-void run_seal(benchmark::State& state, size_t count, size_t n) {
+void run_seal(benchmark::State& state, size_t count, size_t n,
+              AeadFn seal = chacha20poly1305_seal) {
   if (!force_level(state)) return;
   const auto key = bench_key();
   Packets p(count, n);
@@ -59,7 +63,7 @@ void run_seal(benchmark::State& state, size_t count, size_t n) {
       uint8_t* b = p.bufs[i].data();
       jobs[i] = {key.data(), counter++, nullptr, 0, b, b, n, false};
     }
-    chacha20poly1305_seal(jobs);
+    seal(jobs);
     benchmark::ClobberMemory();
   }
   state.SetBytesProcessed(static_cast<int64_t>(state.iterations() * count * n));
@@ -68,7 +72,8 @@ void run_seal(benchmark::State& state, size_t count, size_t n) {
 
 // Our open of count sealed packets of n bytes per call, out of place (the ciphertexts
 // stay intact between iterations).
-void run_open(benchmark::State& state, size_t count, size_t n) {
+void run_open(benchmark::State& state, size_t count, size_t n,
+              AeadFn open = chacha20poly1305_open) {
   if (!force_level(state)) return;
   const auto key = bench_key();
   Packets p(count, n);
@@ -83,7 +88,7 @@ void run_open(benchmark::State& state, size_t count, size_t n) {
     jobs[i] = {key.data(), i, nullptr, 0, p.bufs[i].data(), out[i].data(), n + kTag, false};
   }
   for (auto _ : state) {
-    chacha20poly1305_open(jobs);
+    open(jobs);
     benchmark::ClobberMemory();
   }
   for (const AeadJob& j : jobs) {
@@ -115,6 +120,28 @@ BENCHMARK(BM_Seal)->Apply(levels_and_sizes);
 
 void BM_Open(benchmark::State& state) { run_open(state, 1, static_cast<size_t>(state.range(1))); }
 BENCHMARK(BM_Open)->Apply(levels_and_sizes);
+
+// The composed path (ChaCha20, then Poly1305) at each level, to compare with the stitched
+// kernel that the dispatcher picks at AVX2.
+void BM_SealBurstComposed(benchmark::State& state) {
+  run_seal(state, kBurst, kPacket, chacha20poly1305_seal_composed);
+}
+BENCHMARK(BM_SealBurstComposed)->Apply(levels);
+
+void BM_OpenBurstComposed(benchmark::State& state) {
+  run_open(state, kBurst, kPacket, chacha20poly1305_open_composed);
+}
+BENCHMARK(BM_OpenBurstComposed)->Apply(levels);
+
+void BM_SealComposed(benchmark::State& state) {
+  run_seal(state, 1, static_cast<size_t>(state.range(1)), chacha20poly1305_seal_composed);
+}
+BENCHMARK(BM_SealComposed)->Apply(levels_and_sizes);
+
+void BM_OpenComposed(benchmark::State& state) {
+  run_open(state, 1, static_cast<size_t>(state.range(1)), chacha20poly1305_open_composed);
+}
+BENCHMARK(BM_OpenComposed)->Apply(levels_and_sizes);
 
 // ---- BoringSSL, one EVP_AEAD_CTX_seal/open per packet ----------------------------------
 

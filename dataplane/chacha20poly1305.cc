@@ -1,4 +1,7 @@
-// Flow, for each chunk of up to kChunk jobs:
+// The dispatchers and the composed path. At AVX2 the stitched kernel
+// (chacha20poly1305_avx2.cc) takes the jobs it runs faster and hands the rest back here.
+//
+// Composed flow, for each chunk of up to kChunk jobs:
 //   seal: one chacha20_xor call over two streams per job (block 0 into the one-time key,
 //         the payload from block 1), so one-block key streams share steps with payload
 //         blocks; then one poly1305_aead_tags call over the ciphertexts.
@@ -17,6 +20,8 @@
 #include <cstring>
 
 #include "dataplane/chacha20.h"
+#include "dataplane/chacha20poly1305_impl.h"
+#include "dataplane/cpu_features.h"
 #include "dataplane/poly1305.h"
 
 namespace qvpn::dataplane {
@@ -141,16 +146,36 @@ void open_chunk(std::span<AeadJob> jobs) {
 
 }  // namespace
 
-void chacha20poly1305_seal(std::span<AeadJob> jobs) {
+void chacha20poly1305_seal_composed(std::span<AeadJob> jobs) {
   for (size_t at = 0; at < jobs.size(); at += kChunk) {
     seal_chunk(jobs.subspan(at, std::min(kChunk, jobs.size() - at)));
   }
 }
 
-void chacha20poly1305_open(std::span<AeadJob> jobs) {
+void chacha20poly1305_open_composed(std::span<AeadJob> jobs) {
   for (size_t at = 0; at < jobs.size(); at += kOpenChunk) {
     open_chunk(jobs.subspan(at, std::min(kOpenChunk, jobs.size() - at)));
   }
+}
+
+void chacha20poly1305_seal(std::span<AeadJob> jobs) {
+#if defined(__x86_64__)
+  if (simd_level() >= SimdLevel::kAvx2) {
+    chacha20poly1305_seal_avx2(jobs);
+    return;
+  }
+#endif
+  chacha20poly1305_seal_composed(jobs);
+}
+
+void chacha20poly1305_open(std::span<AeadJob> jobs) {
+#if defined(__x86_64__)
+  if (simd_level() >= SimdLevel::kAvx2) {
+    chacha20poly1305_open_avx2(jobs);
+    return;
+  }
+#endif
+  chacha20poly1305_open_composed(jobs);
 }
 
 }  // namespace qvpn::dataplane
