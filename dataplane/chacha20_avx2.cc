@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "dataplane/chacha20_avx2_kernel.h"
 #include "dataplane/chacha20_impl.h"
 
 #if defined(__x86_64__)
@@ -27,25 +28,7 @@ namespace qvpn::dataplane {
 
 namespace {
 
-using V = __m256i;
-
-constexpr int kLanes = 8;
-constexpr uint32_t kSigma[4] = {0x61707865, 0x3320646e, 0x79622d32, 0x6b206574};
-
-inline V xor_(V a, V b) { return _mm256_xor_si256(a, b); }
-
-// 4x4 transpose of 32-bit words within each 128-bit half: row r of the input becomes
-// column r. Used both to gather lanes into the vertical layout and to scatter them back.
-inline void transpose4(V& a, V& b, V& c, V& d) {
-  const V t0 = _mm256_unpacklo_epi32(a, b);
-  const V t1 = _mm256_unpackhi_epi32(a, b);
-  const V t2 = _mm256_unpacklo_epi32(c, d);
-  const V t3 = _mm256_unpackhi_epi32(c, d);
-  a = _mm256_unpacklo_epi64(t0, t2);
-  b = _mm256_unpackhi_epi64(t0, t2);
-  c = _mm256_unpacklo_epi64(t1, t3);
-  d = _mm256_unpackhi_epi64(t1, t3);
-}
+using namespace chacha20_avx2_kernel;
 
 // Where one lane's keystream goes: n bytes (0 for an idle lane, at most 64).
 struct Lane {
@@ -53,9 +36,6 @@ struct Lane {
   uint8_t* dst;
   size_t n;
 };
-
-inline V load(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const V*>(p)); }
-inline void store(uint8_t* p, V v) { _mm256_storeu_si256(reinterpret_cast<V*>(p), v); }
 
 // Everything a step keeps in memory; key material, wiped once at the end of a call.
 struct Work {
@@ -74,47 +54,6 @@ struct Work {
 // in memory while the other two are in use, swapped halfway through each round.
 //   ymm0-3: words 0-3    ymm4-7: words 4-7    ymm12-15: words 12-15
 //   ymm8, ymm9: two of words 8-11             ymm10, ymm11: temporaries
-#define QVPN_Y(n) "%%ymm" #n
-// Two quarter rounds (a0, b0, c0, d0) and (a1, b1, c1, d1), interleaved.
-#define QVPN_QR2(a0, b0, c0, d0, a1, b1, c1, d1) \
-  "vpaddd " QVPN_Y(b0) ", " QVPN_Y(a0) ", " QVPN_Y(a0) "\n\t"                                \
-  "vpaddd " QVPN_Y(b1) ", " QVPN_Y(a1) ", " QVPN_Y(a1) "\n\t"                                \
-  "vpxor " QVPN_Y(a0) ", " QVPN_Y(d0) ", " QVPN_Y(d0) "\n\t"                                 \
-  "vpxor " QVPN_Y(a1) ", " QVPN_Y(d1) ", " QVPN_Y(d1) "\n\t"                                 \
-  "vpshufb %[rot16], " QVPN_Y(d0) ", " QVPN_Y(d0) "\n\t"                                     \
-  "vpshufb %[rot16], " QVPN_Y(d1) ", " QVPN_Y(d1) "\n\t"                                     \
-  "vpaddd " QVPN_Y(d0) ", " QVPN_Y(c0) ", " QVPN_Y(c0) "\n\t"                                \
-  "vpaddd " QVPN_Y(d1) ", " QVPN_Y(c1) ", " QVPN_Y(c1) "\n\t"                                \
-  "vpxor " QVPN_Y(c0) ", " QVPN_Y(b0) ", " QVPN_Y(b0) "\n\t"                                 \
-  "vpxor " QVPN_Y(c1) ", " QVPN_Y(b1) ", " QVPN_Y(b1) "\n\t"                                 \
-  "vpsrld $20, " QVPN_Y(b0) ", %%ymm10\n\t"                                                   \
-  "vpsrld $20, " QVPN_Y(b1) ", %%ymm11\n\t"                                                   \
-  "vpslld $12, " QVPN_Y(b0) ", " QVPN_Y(b0) "\n\t"                                           \
-  "vpslld $12, " QVPN_Y(b1) ", " QVPN_Y(b1) "\n\t"                                           \
-  "vpor %%ymm10, " QVPN_Y(b0) ", " QVPN_Y(b0) "\n\t"                                         \
-  "vpor %%ymm11, " QVPN_Y(b1) ", " QVPN_Y(b1) "\n\t"                                         \
-  "vpaddd " QVPN_Y(b0) ", " QVPN_Y(a0) ", " QVPN_Y(a0) "\n\t"                                \
-  "vpaddd " QVPN_Y(b1) ", " QVPN_Y(a1) ", " QVPN_Y(a1) "\n\t"                                \
-  "vpxor " QVPN_Y(a0) ", " QVPN_Y(d0) ", " QVPN_Y(d0) "\n\t"                                 \
-  "vpxor " QVPN_Y(a1) ", " QVPN_Y(d1) ", " QVPN_Y(d1) "\n\t"                                 \
-  "vpshufb %[rot8], " QVPN_Y(d0) ", " QVPN_Y(d0) "\n\t"                                      \
-  "vpshufb %[rot8], " QVPN_Y(d1) ", " QVPN_Y(d1) "\n\t"                                      \
-  "vpaddd " QVPN_Y(d0) ", " QVPN_Y(c0) ", " QVPN_Y(c0) "\n\t"                                \
-  "vpaddd " QVPN_Y(d1) ", " QVPN_Y(c1) ", " QVPN_Y(c1) "\n\t"                                \
-  "vpxor " QVPN_Y(c0) ", " QVPN_Y(b0) ", " QVPN_Y(b0) "\n\t"                                 \
-  "vpxor " QVPN_Y(c1) ", " QVPN_Y(b1) ", " QVPN_Y(b1) "\n\t"                                 \
-  "vpsrld $25, " QVPN_Y(b0) ", %%ymm10\n\t"                                                   \
-  "vpsrld $25, " QVPN_Y(b1) ", %%ymm11\n\t"                                                   \
-  "vpslld $7, " QVPN_Y(b0) ", " QVPN_Y(b0) "\n\t"                                            \
-  "vpslld $7, " QVPN_Y(b1) ", " QVPN_Y(b1) "\n\t"                                            \
-  "vpor %%ymm10, " QVPN_Y(b0) ", " QVPN_Y(b0) "\n\t"                                         \
-  "vpor %%ymm11, " QVPN_Y(b1) ", " QVPN_Y(b1) "\n\t"
-
-alignas(32) constexpr uint8_t kRot16[32] = {2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13,
-                                            2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13};
-alignas(32) constexpr uint8_t kRot8[32] = {3, 0, 1, 2, 7, 4, 5, 6, 11, 8, 9, 10, 15, 12, 13, 14,
-                                           3, 0, 1, 2, 7, 4, 5, 6, 11, 8, 9, 10, 15, 12, 13, 14};
-
 inline void rounds8(Work& w) {
   V(&st)[16] = w.st;
   V(&out)[16] = w.ks;
@@ -202,39 +141,10 @@ inline void rounds8(Work& w) {
 }
 
 #undef QVPN_QR2
+#undef QVPN_QR2A
+#undef QVPN_QR2B
+#undef QVPN_QR2H
 #undef QVPN_Y
-
-// Turns the vertical keystream w.ks back into blocks: calls out(i, half, v) with bytes
-// 32 * half .. 32 * half + 31 of lane i's block, for the eight lanes and both halves. Each
-// half transposes eight words (two 4x4 transposes within 128-bit halves, then cross-half
-// permutes), so at most twelve registers are live.
-template <typename Out>
-inline void scatter(const Work& w, Out&& out) {
-  for (int half = 0; half < 2; ++half) {
-    V a0 = w.ks[8 * half], a1 = w.ks[8 * half + 1], a2 = w.ks[8 * half + 2];
-    V a3 = w.ks[8 * half + 3];
-    V b0 = w.ks[8 * half + 4], b1 = w.ks[8 * half + 5], b2 = w.ks[8 * half + 6];
-    V b3 = w.ks[8 * half + 7];
-    transpose4(a0, a1, a2, a3);  // ai: 4 words of lane i (low 128 bits), lane i + 4 (high)
-    transpose4(b0, b1, b2, b3);  // the next 4 words likewise
-    out(0, half, _mm256_permute2x128_si256(a0, b0, 0x20));
-    out(4, half, _mm256_permute2x128_si256(a0, b0, 0x31));
-    out(1, half, _mm256_permute2x128_si256(a1, b1, 0x20));
-    out(5, half, _mm256_permute2x128_si256(a1, b1, 0x31));
-    out(2, half, _mm256_permute2x128_si256(a2, b2, 0x20));
-    out(6, half, _mm256_permute2x128_si256(a2, b2, 0x31));
-    out(3, half, _mm256_permute2x128_si256(a3, b3, 0x20));
-    out(7, half, _mm256_permute2x128_si256(a3, b3, 0x31));
-  }
-}
-
-// XORs eight whole consecutive blocks of keystream into dst = src ^ keystream.
-inline void xor_contiguous(const Work& w, const uint8_t* src, uint8_t* dst) {
-  scatter(w, [&](int i, int half, V v) {
-    const size_t at = kChachaBlockSize * i + 32 * half;
-    store(dst + at, xor_(load(src + at), v));  // load before store: src may equal dst
-  });
-}
 
 alignas(32) constexpr uint8_t kZeroBlock[kChachaBlockSize] = {};
 
@@ -363,8 +273,6 @@ class Pending {
   bool consecutive_ = true;
 };
 
-constexpr size_t kStep = kLanes * kChachaBlockSize;
-
 size_t blocks_of(size_t bytes) { return (bytes + kChachaBlockSize - 1) / kChachaBlockSize; }
 
 // Whether stream t continues s's keystream: same key and nonce, t's first block right after
@@ -417,7 +325,7 @@ void chacha20_xor_avx2(std::span<const ChachaStream> streams) {
         rounds8(w);
         w.st[12] = _mm256_add_epi32(w.st[12], eight);
         if (current->len - off >= kStep) {
-          xor_contiguous(w, current->src + off, current->dst + off);
+          xor_step(w, current->src + off, current->dst + off);
           off += kStep;
         } else {  // the lanes span the end of a stream, or its partial last block
           Lane lanes[kLanes];

@@ -22,6 +22,7 @@
 #include <cstddef>
 #include <cstring>
 
+#include "dataplane/chacha20_avx2_kernel.h"
 #include "dataplane/chacha20poly1305_impl.h"
 #include "dataplane/poly1305_impl.h"
 
@@ -31,14 +32,11 @@ namespace qvpn::dataplane {
 
 namespace {
 
+using namespace chacha20_avx2_kernel;
 using namespace poly1305_internal;
-using V = __m256i;
 
-constexpr int kLanes = 8;
-constexpr size_t kBlock = 64;
-constexpr size_t kStep = kLanes * kBlock;
+constexpr size_t kBlock = kChachaBlockSize;
 constexpr size_t kTag = 16;
-constexpr uint32_t kSigma[4] = {0x61707865, 0x3320646e, 0x79622d32, 0x6b206574};
 // Jobs shorter than this go to the composed path, which shares lanes between jobs.
 constexpr size_t kStitchedMinLen = 192;
 // Open buffers a job's keystream until its tag verifies: at most this many steps.
@@ -63,54 +61,12 @@ static_assert(offsetof(Work, ks) == 512 && offsetof(Work, c) == 1024);
 static_assert(offsetof(Work, mac) == 1152 && offsetof(Scalar, r0) == 24 &&
               offsetof(Scalar, s1) == 40);
 
-inline V xor_(V a, V b) { return _mm256_xor_si256(a, b); }
-inline V load(const uint8_t* p) { return _mm256_loadu_si256(reinterpret_cast<const V*>(p)); }
-inline void store(uint8_t* p, V v) { _mm256_storeu_si256(reinterpret_cast<V*>(p), v); }
-
 // ---- The stitched step ----------------------------------------------------------------
 
 // Register use: as rounds8 in chacha20_avx2.cc (ymm0-7, 12-15 state words, ymm8/9 two of
-// words 8..11, ymm10/11 temporaries); the MAC's h0..h2 in general registers, r0, r1, s1
-// read from w.mac, rdx for mulx.
-#define QVPN_Y(n) "%%ymm" #n
-#define QVPN_QR2A(a0, b0, c0, d0, a1, b1, c1, d1) \
-  "vpaddd " QVPN_Y(b0) ", " QVPN_Y(a0) ", " QVPN_Y(a0) "\n\t"                                \
-  "vpaddd " QVPN_Y(b1) ", " QVPN_Y(a1) ", " QVPN_Y(a1) "\n\t"                                \
-  "vpxor " QVPN_Y(a0) ", " QVPN_Y(d0) ", " QVPN_Y(d0) "\n\t"                                 \
-  "vpxor " QVPN_Y(a1) ", " QVPN_Y(d1) ", " QVPN_Y(d1) "\n\t"                                 \
-  "vpshufb %[rot16], " QVPN_Y(d0) ", " QVPN_Y(d0) "\n\t"                                     \
-  "vpshufb %[rot16], " QVPN_Y(d1) ", " QVPN_Y(d1) "\n\t"                                     \
-  "vpaddd " QVPN_Y(d0) ", " QVPN_Y(c0) ", " QVPN_Y(c0) "\n\t"                                \
-  "vpaddd " QVPN_Y(d1) ", " QVPN_Y(c1) ", " QVPN_Y(c1) "\n\t"                                \
-  "vpxor " QVPN_Y(c0) ", " QVPN_Y(b0) ", " QVPN_Y(b0) "\n\t"                                 \
-  "vpxor " QVPN_Y(c1) ", " QVPN_Y(b1) ", " QVPN_Y(b1) "\n\t"                                 \
-  "vpsrld $20, " QVPN_Y(b0) ", %%ymm10\n\t"                                                   \
-  "vpsrld $20, " QVPN_Y(b1) ", %%ymm11\n\t"                                                   \
-  "vpslld $12, " QVPN_Y(b0) ", " QVPN_Y(b0) "\n\t"                                           \
-  "vpslld $12, " QVPN_Y(b1) ", " QVPN_Y(b1) "\n\t"                                           \
-  "vpor %%ymm10, " QVPN_Y(b0) ", " QVPN_Y(b0) "\n\t"                                         \
-  "vpor %%ymm11, " QVPN_Y(b1) ", " QVPN_Y(b1) "\n\t"
-#define QVPN_QR2B(a0, b0, c0, d0, a1, b1, c1, d1) \
-  "vpaddd " QVPN_Y(b0) ", " QVPN_Y(a0) ", " QVPN_Y(a0) "\n\t"                                \
-  "vpaddd " QVPN_Y(b1) ", " QVPN_Y(a1) ", " QVPN_Y(a1) "\n\t"                                \
-  "vpxor " QVPN_Y(a0) ", " QVPN_Y(d0) ", " QVPN_Y(d0) "\n\t"                                 \
-  "vpxor " QVPN_Y(a1) ", " QVPN_Y(d1) ", " QVPN_Y(d1) "\n\t"                                 \
-  "vpshufb %[rot8], " QVPN_Y(d0) ", " QVPN_Y(d0) "\n\t"                                      \
-  "vpshufb %[rot8], " QVPN_Y(d1) ", " QVPN_Y(d1) "\n\t"                                      \
-  "vpaddd " QVPN_Y(d0) ", " QVPN_Y(c0) ", " QVPN_Y(c0) "\n\t"                                \
-  "vpaddd " QVPN_Y(d1) ", " QVPN_Y(c1) ", " QVPN_Y(c1) "\n\t"                                \
-  "vpxor " QVPN_Y(c0) ", " QVPN_Y(b0) ", " QVPN_Y(b0) "\n\t"                                 \
-  "vpxor " QVPN_Y(c1) ", " QVPN_Y(b1) ", " QVPN_Y(b1) "\n\t"                                 \
-  "vpsrld $25, " QVPN_Y(b0) ", %%ymm10\n\t"                                                   \
-  "vpsrld $25, " QVPN_Y(b1) ", %%ymm11\n\t"                                                   \
-  "vpslld $7, " QVPN_Y(b0) ", " QVPN_Y(b0) "\n\t"                                            \
-  "vpslld $7, " QVPN_Y(b1) ", " QVPN_Y(b1) "\n\t"                                            \
-  "vpor %%ymm10, " QVPN_Y(b0) ", " QVPN_Y(b0) "\n\t"                                         \
-  "vpor %%ymm11, " QVPN_Y(b1) ", " QVPN_Y(b1) "\n\t"
-// Two quarter rounds (a0, b0, c0, d0) and (a1, b1, c1, d1), interleaved, with a MAC block
-// between their halves.
-#define QVPN_QR2(a0, b0, c0, d0, a1, b1, c1, d1) \
-  QVPN_QR2A(a0, b0, c0, d0, a1, b1, c1, d1) QVPN_QR2B(a0, b0, c0, d0, a1, b1, c1, d1)
+// words 8..11, ymm10/11 temporaries; the round macros are in chacha20_avx2_kernel.h); the
+// MAC's h0..h2 in general registers, r0, r1, s1 read from w.mac, rdx for mulx.
+// QVPN_QR2 (chacha20_avx2_kernel.h) with a MAC block between its halves.
 #define QVPN_QR2_MAC(a0, b0, c0, d0, a1, b1, c1, d1) \
   QVPN_QR2A(a0, b0, c0, d0, a1, b1, c1, d1) QVPN_MAC_BLOCK QVPN_QR2B(a0, b0, c0, d0, a1, b1, c1, d1)
 
@@ -155,11 +111,6 @@ inline void store(uint8_t* p, V v) { _mm256_storeu_si256(reinterpret_cast<V*>(p)
   "addq $16, %[p]\n\t"                                                                  \
   "decq %[cnt]\n\t"                                                                     \
   "2:\n\t"
-
-alignas(32) constexpr uint8_t kRot16[32] = {2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13,
-                                            2, 3, 0, 1, 6, 7, 4, 5, 10, 11, 8, 9, 14, 15, 12, 13};
-alignas(32) constexpr uint8_t kRot8[32] = {3, 0, 1, 2, 7, 4, 5, 6, 11, 8, 9, 10, 15, 12, 13, 14,
-                                           3, 0, 1, 2, 7, 4, 5, 6, 11, 8, 9, 10, 15, 12, 13, 14};
 
 // w.ks = the 20 rounds on w.st plus w.st, and w.mac absorbs min(nblocks,
 // kMacBlocksPerStep) full blocks at p. Returns how many it absorbed.
@@ -258,49 +209,10 @@ size_t rounds8_mac(Work& w, const uint8_t* p, size_t nblocks) {
 #undef QVPN_QR2
 #undef QVPN_QR2A
 #undef QVPN_QR2B
+#undef QVPN_QR2H
 #undef QVPN_Y
 
-// ---- Keystream out (as in chacha20_avx2.cc) --------------------------------------------
-
-inline void transpose4(V& a, V& b, V& c, V& d) {
-  const V t0 = _mm256_unpacklo_epi32(a, b);
-  const V t1 = _mm256_unpackhi_epi32(a, b);
-  const V t2 = _mm256_unpacklo_epi32(c, d);
-  const V t3 = _mm256_unpackhi_epi32(c, d);
-  a = _mm256_unpacklo_epi64(t0, t2);
-  b = _mm256_unpackhi_epi64(t0, t2);
-  c = _mm256_unpacklo_epi64(t1, t3);
-  d = _mm256_unpackhi_epi64(t1, t3);
-}
-
-// Calls out(i, half, v) with bytes 32 half .. 32 half + 31 of lane i's keystream block.
-template <typename Out>
-inline void scatter(const Work& w, Out&& out) {
-  for (int half = 0; half < 2; ++half) {
-    V a0 = w.ks[8 * half], a1 = w.ks[8 * half + 1], a2 = w.ks[8 * half + 2];
-    V a3 = w.ks[8 * half + 3];
-    V b0 = w.ks[8 * half + 4], b1 = w.ks[8 * half + 5], b2 = w.ks[8 * half + 6];
-    V b3 = w.ks[8 * half + 7];
-    transpose4(a0, a1, a2, a3);
-    transpose4(b0, b1, b2, b3);
-    out(0, half, _mm256_permute2x128_si256(a0, b0, 0x20));
-    out(4, half, _mm256_permute2x128_si256(a0, b0, 0x31));
-    out(1, half, _mm256_permute2x128_si256(a1, b1, 0x20));
-    out(5, half, _mm256_permute2x128_si256(a1, b1, 0x31));
-    out(2, half, _mm256_permute2x128_si256(a2, b2, 0x20));
-    out(6, half, _mm256_permute2x128_si256(a2, b2, 0x31));
-    out(3, half, _mm256_permute2x128_si256(a3, b3, 0x20));
-    out(7, half, _mm256_permute2x128_si256(a3, b3, 0x31));
-  }
-}
-
-// dst = src ^ the eight blocks of keystream (512 bytes); src may equal dst.
-inline void xor_step(const Work& w, const uint8_t* src, uint8_t* dst) {
-  scatter(w, [&](int i, int half, V v) {
-    const size_t at = kBlock * i + 32 * half;
-    store(dst + at, xor_(load(src + at), v));
-  });
-}
+// ---- Keystream out (scatter, xor_step: chacha20_avx2_kernel.h) ------------------------
 
 // The keystream itself (512 bytes) at dst.
 inline void store_step(const Work& w, uint8_t* dst) {
@@ -394,8 +306,6 @@ void finish_open(Work& w, const Mac& m) {
   if (j.ok) xor_bytes(j.dst, j.src, m.ks + kBlock, m.ct_len);
   sodium_memzero(tag, sizeof tag);
 }
-
-alignas(32) constexpr uint8_t kZeroBlock[kBlock] = {};
 
 // Seal of one job, the previous job's MAC (m) finishing during its step 0.
 void seal_job(Work& w, Mac& m, AeadJob& j) {
