@@ -78,7 +78,7 @@ class Node : private dataplane::Sink {
   void allocate_buffers();
   void set_mtu(size_t mtu);
   bool read_tun_into_slots();
-  bool tun_read_failed();
+  bool tun_read_ended();
   void seal_slots();
 
   void wait_tun();

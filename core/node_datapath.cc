@@ -72,13 +72,13 @@ bool Node::read_tun_into_slots() {
   };
   if (!tun_.offload()) {
     const ssize_t n = tun_.read({first_free(), capacity});
-    if (n < 0) return !tun_read_failed();
+    if (n < 0) return tun_read_ended();
     outbound_.emplace_back(first_free(), size_t(n));
     ++slots_used_;
     return true;
   }
   const ssize_t n = tun_.read({tun_read_.get(), kTunReadSize});
-  if (n < 0) return !tun_read_failed();
+  if (n < 0) return tun_read_ended();
   auto split = [&] {
     const size_t free = slot_count_ - slots_used_;
     return dataplane::gso_split({tun_read_.get(), size_t(n)},
@@ -102,14 +102,15 @@ bool Node::read_tun_into_slots() {
   return true;
 }
 
-// EAGAIN/EINTR: drained. Anything else (EBADFD): the interface was deleted (`ip link del`,
-// `wg-quick down`). Returns whether the node stopped.
-bool Node::tun_read_failed() {
-  if (errno == EAGAIN || errno == EINTR) return false;
-  fmt::print(stderr, "qvpn: {}: interface gone ({}), stopping\n", name(),
-             std::generic_category().message(errno));
-  stop();
-  return true;
+// A failed TUN read ends the burst. EAGAIN/EINTR: drained. Anything else (EBADFD): the
+// interface was deleted (`ip link del`, `wg-quick down`), and the node stops. Returns false.
+bool Node::tun_read_ended() {
+  if (errno != EAGAIN && errno != EINTR) {
+    fmt::print(stderr, "qvpn: {}: interface gone ({}), stopping\n", name(),
+               std::generic_category().message(errno));
+    stop();
+  }
+  return false;
 }
 
 void Node::seal_slots() {
