@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "dataplane/inet_checksum.h"
+#include "dataplane/ip_header.h"
 #include "dataplane/virtio_net_hdr.h"
 
 namespace qvpn::dataplane {
@@ -16,28 +17,18 @@ namespace qvpn::dataplane {
 
 namespace {
 
+using namespace ip_internal;
+
 constexpr uint16_t kNone = 0xffff;
-constexpr uint8_t kProtoTcp = 6;
-constexpr size_t kIpv4Header = 20;  // options are never coalesced
-constexpr size_t kIpv6Header = 40;
-constexpr size_t kTcpMinHeader = 20;
 constexpr size_t kMaxPacket = 0xffff;
 constexpr uint8_t kTcpAck = 0x10;
 constexpr uint8_t kTcpPsh = 0x08;
 constexpr uint16_t kIpv4Df = 0x4000;
 
-inline uint16_t load16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
-inline uint32_t load32(const uint8_t* p) {
-  return uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | p[3];
-}
 inline uint64_t load64(const uint8_t* p) {
   uint64_t v;
   std::memcpy(&v, p, 8);
   return v;
-}
-inline void store16(uint8_t* p, uint16_t v) {
-  p[0] = static_cast<uint8_t>(v >> 8);
-  p[1] = static_cast<uint8_t>(v);
 }
 
 enum class Kind : uint8_t {
@@ -86,35 +77,24 @@ bool is_ipv6_extension(uint8_t next_header) {
 }
 
 Kind classify(std::span<const uint8_t> pkt, Tcp& t) {
-  if (pkt.empty()) return Kind::kAlone;
-  const uint8_t* p = pkt.data();
-  size_t ip_len;  // from the IP header
-  if (p[0] >> 4 == 4) {
-    if (pkt.size() < kIpv4Header) return Kind::kAlone;
-    t.iph = size_t{p[0] & 0x0fu} * 4;
-    ip_len = load16(p + 2);
-    if (t.iph < kIpv4Header || ip_len < t.iph || ip_len > pkt.size()) return Kind::kAlone;
-    if (p[9] != kProtoTcp) return Kind::kAlone;
-    if ((load16(p + 6) & 0x3fff) != 0) return Kind::kHidden;
-    t.v6 = false;
-  } else if (p[0] >> 4 == 6) {
-    if (pkt.size() < kIpv6Header) return Kind::kAlone;
-    ip_len = kIpv6Header + load16(p + 4);
-    if (ip_len > pkt.size()) return Kind::kAlone;
-    if (is_ipv6_extension(p[6])) return Kind::kHidden;
-    if (p[6] != kProtoTcp) return Kind::kAlone;
-    t.iph = kIpv6Header;
-    t.v6 = true;
-  } else {
-    return Kind::kAlone;
+  IpInfo ip;
+  if (!parse_ip(pkt, ip)) return Kind::kAlone;
+  // A fragment or an extension header may hide the TCP header of any flow.
+  if (ip.v6 ? is_ipv6_extension(ip.protocol) : (ip.protocol == kProtoTcp && ip.fragment)) {
+    return Kind::kHidden;
   }
+  if (ip.protocol != kProtoTcp) return Kind::kAlone;
+  const uint8_t* p = pkt.data();
+  const size_t ip_len = ip.packet_len;
+  t.iph = ip.header_len;
+  t.v6 = ip.v6;
   if (ip_len < t.iph + kTcpMinHeader) return Kind::kAlone;
   t.th = size_t{p[t.iph + 12]} / 16 * 4;
   if (t.th < kTcpMinHeader || ip_len < t.iph + t.th) return Kind::kAlone;
   t.p = p;
   t.len = ip_len;
   const uint8_t flags = p[t.iph + 13];
-  t.eligible = ip_len == pkt.size() && (t.v6 || t.iph == kIpv4Header) && t.payload() > 0 &&
+  t.eligible = ip_len == pkt.size() && (t.v6 || t.iph == kIpv4MinHeader) && t.payload() > 0 &&
                (flags == kTcpAck || flags == (kTcpAck | kTcpPsh));
   return Kind::kTcp;
 }

@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "dataplane/inet_checksum.h"
+#include "dataplane/ip_header.h"
 #include "dataplane/virtio_net_hdr.h"
 
 namespace qvpn::dataplane {
@@ -13,11 +14,8 @@ static_assert(sizeof(VirtioNetHdr) == kVirtioNetHdrSize);
 
 namespace {
 
-constexpr uint8_t kProtoTcp = 6;
-constexpr uint8_t kProtoUdp = 17;
-constexpr size_t kIpv4MinHeader = 20;
-constexpr size_t kIpv6Header = 40;
-constexpr size_t kTcpMinHeader = 20;
+using namespace ip_internal;
+
 constexpr size_t kUdpHeader = 8;
 constexpr size_t kMaxSegment = 0xffff;  // sizes[] holds uint16_t
 
@@ -25,14 +23,6 @@ constexpr uint8_t kTcpFin = 0x01;
 constexpr uint8_t kTcpPsh = 0x08;
 constexpr uint8_t kTcpCwr = 0x80;
 
-inline uint16_t load16(const uint8_t* p) { return static_cast<uint16_t>(p[0] << 8 | p[1]); }
-inline uint32_t load32(const uint8_t* p) {
-  return uint32_t{p[0]} << 24 | uint32_t{p[1]} << 16 | uint32_t{p[2]} << 8 | p[3];
-}
-inline void store16(uint8_t* p, uint16_t v) {
-  p[0] = static_cast<uint8_t>(v >> 8);
-  p[1] = static_cast<uint8_t>(v);
-}
 inline void store32(uint8_t* p, uint32_t v) {
   store16(p, static_cast<uint16_t>(v >> 16));
   store16(p + 2, static_cast<uint16_t>(v));
@@ -71,39 +61,10 @@ size_t complete_checksum(std::span<const uint8_t> pkt, const VirtioNetHdr& h,
   return 1;
 }
 
-struct IpInfo {
-  bool v6;
-  size_t header_len;
-  size_t packet_len;  // from the IP header; trailing bytes beyond it are ignored
-  uint8_t protocol;
-};
-
 // The IP header of a super-packet: IPv4 not fragmented, or IPv6 with no extension headers
 // (which would carry the L4 protocol number, so they fail the caller's protocol check).
-bool parse_ip(std::span<const uint8_t> pkt, IpInfo& ip) {
-  if (pkt.empty()) return false;
-  const uint8_t version = pkt[0] >> 4;
-  if (version == 4) {
-    if (pkt.size() < kIpv4MinHeader) return false;
-    ip.v6 = false;
-    ip.header_len = size_t{pkt[0] & 0x0fu} * 4;
-    ip.packet_len = load16(&pkt[2]);
-    ip.protocol = pkt[9];
-    if (ip.header_len < kIpv4MinHeader || ip.packet_len < ip.header_len ||
-        ip.packet_len > pkt.size()) {
-      return false;
-    }
-    return (load16(&pkt[6]) & 0x3fff) == 0;  // neither MF nor a fragment offset
-  }
-  if (version == 6) {
-    if (pkt.size() < kIpv6Header) return false;
-    ip.v6 = true;
-    ip.header_len = kIpv6Header;
-    ip.packet_len = kIpv6Header + load16(&pkt[4]);
-    ip.protocol = pkt[6];
-    return ip.packet_len <= pkt.size();
-  }
-  return false;
+bool parse_super_ip(std::span<const uint8_t> pkt, IpInfo& ip) {
+  return parse_ip(pkt, ip) && !ip.fragment;
 }
 
 // TSO and USO. The segments' headers are the super-packet's with the per-segment fields
@@ -113,7 +74,7 @@ size_t segment(std::span<const uint8_t> pkt, const VirtioNetHdr& h, std::span<ui
   const uint8_t type = h.gso_type & ~kVirtioNetHdrGsoEcn;
   const bool ecn = (h.gso_type & kVirtioNetHdrGsoEcn) != 0;
   IpInfo ip;
-  if (h.gso_size == 0 || !parse_ip(pkt, ip)) return 0;
+  if (h.gso_size == 0 || !parse_super_ip(pkt, ip)) return 0;
   bool tcp;
   switch (type) {
     case kVirtioNetHdrGsoTcpv4:

@@ -4,8 +4,6 @@
 
 #include <sodium.h>
 
-#include <cstring>
-
 #include "dataplane/cpu_features.h"
 #include "dataplane/poly1305_impl.h"
 
@@ -17,18 +15,8 @@ void poly1305_portable(uint8_t (&tag)[16], const uint8_t (&key)[32], std::span<c
   Scalar st;
   scalar_init(st, key);
   const size_t full = msg.size() / 16;
-  const size_t rest = msg.size() % 16;
   scalar_blocks(st, msg.data(), full, 1);
-  if (rest != 0) {
-    // The last partial block is padded with a 1 byte and zeros, without the 2^128 bit.
-    uint8_t block[16] = {};
-    std::memcpy(block, msg.data() + 16 * full, rest);
-    block[rest] = 1;
-    scalar_blocks(st, block, 1, 0);
-    sodium_memzero(block, sizeof block);
-  }
-  scalar_finish(st, key + 16, tag);
-  sodium_memzero(&st, sizeof st);
+  scalar_mac_finish(st, msg.data() + 16 * full, msg.size() % 16, key + 16, tag);
 }
 
 void poly1305_aead_tags_portable(std::span<const Poly1305AeadJob> jobs) {

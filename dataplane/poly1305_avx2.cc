@@ -474,16 +474,7 @@ void poly1305_avx2(uint8_t (&tag)[16], const uint8_t (&key)[32], std::span<const
   const size_t chunks = full / 8;
   interleaved_blocks(st, msg.data(), chunks);
   scalar_blocks(st, msg.data() + 128 * chunks, full - 8 * chunks, 1);
-  const size_t rest = msg.size() % 16;
-  if (rest != 0) {
-    uint8_t block[16] = {};
-    std::memcpy(block, msg.data() + 16 * full, rest);
-    block[rest] = 1;
-    scalar_blocks(st, block, 1, 0);
-    sodium_memzero(block, sizeof block);
-  }
-  scalar_finish(st, key + 16, tag);
-  sodium_memzero(&st, sizeof st);
+  scalar_mac_finish(st, msg.data() + 16 * full, msg.size() % 16, key + 16, tag);
   _mm256_zeroall();
 }
 

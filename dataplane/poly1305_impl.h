@@ -9,6 +9,8 @@
 // that the linker could take from poly1305_avx2.cc for the portable path; and calling the
 // SSE-encoded copy in poly1305.cc from AVX2 code cost several times its work here
 // (dirty upper halves of the ymm registers).
+#include <sodium.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -129,6 +131,22 @@ static inline void scalar_finish(const Scalar& st, const uint8_t* s, uint8_t* ta
   store_le64(tag, static_cast<uint64_t>(t));
   t = u128{h1} + load_le64(s + 8) + static_cast<uint64_t>(t >> 64);
   store_le64(tag + 8, static_cast<uint64_t>(t));
+}
+
+// The plain MAC's end: its last `rest` < 16 bytes at p (none when rest is 0), padded with a
+// 1 byte and zeros and without the 2^128 bit, then tag = h + s as in scalar_finish. Wipes
+// the state and the padded block.
+static inline void scalar_mac_finish(Scalar& st, const uint8_t* p, size_t rest, const uint8_t* s,
+                                     uint8_t* tag) {
+  if (rest != 0) {
+    uint8_t block[16] = {};
+    std::memcpy(block, p, rest);
+    block[rest] = 1;
+    scalar_blocks(st, block, 1, 0);
+    sodium_memzero(block, sizeof block);
+  }
+  scalar_finish(st, s, tag);
+  sodium_memzero(&st, sizeof st);
 }
 
 }  // namespace poly1305_internal

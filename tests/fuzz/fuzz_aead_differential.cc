@@ -7,7 +7,6 @@
 // 32 bytes key, 8 bytes counter, ad length byte (% 65) and ad, 2 bytes plaintext length
 // (up to 65535), one length byte per other job, 4 bytes bit to flip, then plaintext bytes
 // (repeated to the length; a pattern when the input has run out).
-#include <openssl/aead.h>
 #include <sodium.h>
 
 #include <algorithm>
@@ -18,6 +17,7 @@
 
 #include "dataplane/chacha20poly1305.h"
 #include "dataplane/cpu_features.h"
+#include "support/aead_reference.h"
 #include "support/fuzz_reader.h"
 
 namespace {
@@ -30,44 +30,18 @@ using Bytes = std::vector<uint8_t>;
   std::abort();
 }
 
-void wg_nonce(uint8_t (&nonce)[12], uint64_t counter) {
-  for (int i = 0; i < 4; ++i) nonce[i] = 0;
-  for (int i = 0; i < 8; ++i) nonce[4 + i] = static_cast<uint8_t>(counter >> (8 * i));
-}
-
 struct Packet {
   const uint8_t* key;
   uint64_t counter;
   Bytes ad, pt;
 };
 
-Bytes sodium_seal(const Packet& p) {
-  uint8_t nonce[12];
-  wg_nonce(nonce, p.counter);
-  Bytes ct(p.pt.size() + 16);
-  unsigned long long len = 0;
-  crypto_aead_chacha20poly1305_ietf_encrypt(ct.data(), &len, p.pt.data(), p.pt.size(), p.ad.data(),
-                                            p.ad.size(), nullptr, nonce, p.key);
-  return ct;
-}
+Bytes sodium_seal(const Packet& p) { return qvpn::test::sodium_seal(p.key, p.counter, p.pt, p.ad); }
 
 Bytes boringssl_seal(const Packet& p) {
-  static const uint8_t kEmpty = 0;
-  uint8_t nonce[12];
-  wg_nonce(nonce, p.counter);
-  bssl::ScopedEVP_AEAD_CTX ctx;
-  if (!EVP_AEAD_CTX_init(ctx.get(), EVP_aead_chacha20_poly1305(), p.key, 32, 16, nullptr)) {
-    std::abort();
-  }
-  Bytes ct(p.pt.size() + 16);
-  size_t len = 0;
-  if (!EVP_AEAD_CTX_seal(ctx.get(), ct.data(), &len, ct.size(), nonce, sizeof nonce,
-                         p.pt.empty() ? &kEmpty : p.pt.data(), p.pt.size(),
-                         p.ad.empty() ? &kEmpty : p.ad.data(), p.ad.size()) ||
-      len != ct.size()) {
-    std::abort();
-  }
-  return ct;
+  return qvpn::test::boringssl_seal(p.key, p.counter, p.pt, p.ad, [](bool ok) {
+    if (!ok) std::abort();
+  });
 }
 
 // Seals every packet in one batch, even-numbered jobs in place.

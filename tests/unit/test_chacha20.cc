@@ -12,6 +12,7 @@
 #include "dataplane/chacha20_impl.h"
 #include "dataplane/cpu_features.h"
 #include "support/bytes.h"
+#include "support/simd_levels.h"
 
 using namespace qvpn::dataplane;
 using namespace qvpn::test;
@@ -32,20 +33,6 @@ std::vector<Kernel> kernels() {
 #endif
   return out;
 }
-
-std::vector<SimdLevel> levels() {
-  std::vector<SimdLevel> out;
-  for (SimdLevel l : {SimdLevel::kPortable, SimdLevel::kAvx2, SimdLevel::kAvx512}) {
-    if (l <= detected_simd_level()) out.push_back(l);
-  }
-  return out;
-}
-
-// Restores the detected level when a test that forces one ends, even by a failed REQUIRE.
-struct ForcedLevel {
-  explicit ForcedLevel(SimdLevel l) { force_simd_level(l); }
-  ~ForcedLevel() { force_simd_level(detected_simd_level()); }
-};
 
 ChachaStream stream_of(const uint8_t* key, std::span<const uint8_t> nonce, uint32_t counter,
                        const uint8_t* src, uint8_t* dst, size_t len) {
@@ -163,7 +150,7 @@ TEST_CASE("ChaCha20 reproduces RFC 8439 2.4.2 and A.2 at every level") {
       CHECK(out == v.plaintext);
     }
   }
-  for (SimdLevel level : levels()) {
+  for (SimdLevel level : simd_levels()) {
     ForcedLevel forced(level);
     CAPTURE(simd_level_name(level));
     for (const Vector& v : rfc_vectors()) {
@@ -179,10 +166,7 @@ TEST_CASE("ChaCha20 reproduces RFC 8439 2.4.2 and A.2 at every level") {
 TEST_CASE("ChaCha20 agrees with libsodium for every length to 1100 and random ones to 65535") {
   REQUIRE(sodium_init() >= 0);
   std::mt19937_64 rng(84392);
-  std::vector<size_t> lengths;
-  for (size_t n = 0; n <= 1100; ++n) lengths.push_back(n);
-  for (int i = 0; i < 60; ++i) lengths.push_back(rng() % 65536);
-  lengths.push_back(65535);
+  const std::vector<size_t> lengths = sweep_lengths(rng, 1100, 60);
   for (const Kernel& k : kernels()) {
     CAPTURE(k.name);
     for (size_t len : lengths) {

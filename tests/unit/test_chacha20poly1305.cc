@@ -2,7 +2,6 @@
 // answers, BoringSSL and libsodium as references on random inputs, batches against one job
 // at a time, and rejection of every kind of tampering, job by job within a batch.
 #include <doctest/doctest.h>
-#include <openssl/aead.h>
 #include <sodium.h>
 
 #include <random>
@@ -11,7 +10,9 @@
 
 #include "dataplane/chacha20poly1305.h"
 #include "dataplane/cpu_features.h"
+#include "support/aead_reference.h"
 #include "support/bytes.h"
+#include "support/simd_levels.h"
 
 using namespace qvpn::dataplane;
 using namespace qvpn::test;
@@ -19,50 +20,6 @@ using namespace qvpn::test;
 namespace {
 
 using Bytes = std::vector<uint8_t>;
-
-std::vector<SimdLevel> levels() {
-  std::vector<SimdLevel> out;
-  for (SimdLevel l : {SimdLevel::kPortable, SimdLevel::kAvx2, SimdLevel::kAvx512}) {
-    if (l <= detected_simd_level()) out.push_back(l);
-  }
-  return out;
-}
-
-// Restores the detected level when a test that forces one ends, even by a failed REQUIRE.
-struct ForcedLevel {
-  explicit ForcedLevel(SimdLevel l) { force_simd_level(l); }
-  ~ForcedLevel() { force_simd_level(detected_simd_level()); }
-};
-
-void wg_nonce(uint8_t (&nonce)[12], uint64_t counter) {
-  for (int i = 0; i < 4; ++i) nonce[i] = 0;
-  for (int i = 0; i < 8; ++i) nonce[4 + i] = static_cast<uint8_t>(counter >> (8 * i));
-}
-
-Bytes sodium_seal(const uint8_t* key, uint64_t counter, const Bytes& pt, const Bytes& ad) {
-  uint8_t nonce[12];
-  wg_nonce(nonce, counter);
-  Bytes ct(pt.size() + 16);
-  unsigned long long len = 0;
-  crypto_aead_chacha20poly1305_ietf_encrypt(ct.data(), &len, pt.data(), pt.size(), ad.data(),
-                                            ad.size(), nullptr, nonce, key);
-  return ct;
-}
-
-Bytes boringssl_seal(const uint8_t* key, uint64_t counter, const Bytes& pt, const Bytes& ad) {
-  uint8_t nonce[12];
-  wg_nonce(nonce, counter);
-  bssl::ScopedEVP_AEAD_CTX ctx;
-  REQUIRE(EVP_AEAD_CTX_init(ctx.get(), EVP_aead_chacha20_poly1305(), key, 32, 16, nullptr));
-  Bytes ct(pt.size() + 16);
-  size_t len = 0;
-  static const uint8_t kEmpty = 0;
-  REQUIRE(EVP_AEAD_CTX_seal(ctx.get(), ct.data(), &len, ct.size(), nonce, sizeof nonce,
-                            pt.empty() ? &kEmpty : pt.data(), pt.size(),
-                            ad.empty() ? &kEmpty : ad.data(), ad.size()));
-  REQUIRE(len == ct.size());
-  return ct;
-}
 
 Bytes seal_one(const uint8_t* key, uint64_t counter, const Bytes& pt, const Bytes& ad) {
   Bytes ct(pt.size() + 16);
@@ -77,12 +34,6 @@ bool open_one(const uint8_t* key, uint64_t counter, const Bytes& ct, const Bytes
   AeadJob job{key, counter, ad.data(), ad.size(), ct.data(), pt->data(), ct.size(), false};
   chacha20poly1305_open({&job, 1});
   return job.ok;
-}
-
-Bytes random_bytes_of(std::mt19937_64& rng, size_t n) {
-  Bytes out(n);
-  for (auto& b : out) b = static_cast<uint8_t>(rng());
-  return out;
 }
 
 struct Packet {
@@ -119,7 +70,7 @@ TEST_CASE("ChaCha20-Poly1305 opens and seals RFC 8439 A.5 at every level") {
       "65666572656e6365206d6174657269616c206f7220746f206369746520746865"
       "6d206f74686572207468616e206173202fe2809c776f726b20696e2070726f67"
       "726573732e2fe2809d");
-  for (SimdLevel level : levels()) {
+  for (SimdLevel level : simd_levels()) {
     ForcedLevel forced(level);
     CAPTURE(simd_level_name(level));
     Bytes out;
@@ -144,7 +95,7 @@ TEST_CASE("ChaCha20-Poly1305 known answers with WireGuard nonces at every level"
        "11649da70e2e2a9c2c64fbcc2f6f3925b7997ba4a2894b52d954658471fa45a952566e656"},
       {UINT64_MAX, counting_bytes(5), {}, "36e5620befe0370d01bb9a96eb2dc7ec05e34b35c6"},
   };
-  for (SimdLevel level : levels()) {
+  for (SimdLevel level : simd_levels()) {
     ForcedLevel forced(level);
     CAPTURE(simd_level_name(level));
     for (const Case& c : cases) {
@@ -160,19 +111,15 @@ TEST_CASE("ChaCha20-Poly1305 known answers with WireGuard nonces at every level"
 TEST_CASE("ChaCha20-Poly1305 equals BoringSSL and libsodium on random inputs") {
   REQUIRE(sodium_init() >= 0);
   std::mt19937_64 rng(2024);
-  std::vector<size_t> lengths;
-  for (size_t n = 0; n <= 1100; ++n) lengths.push_back(n);
-  for (int i = 0; i < 40; ++i) lengths.push_back(rng() % 65536);
-  lengths.push_back(65535);
-  for (size_t len : lengths) {
+  for (size_t len : sweep_lengths(rng, 1100, 40)) {
     CAPTURE(len);
-    const Bytes key = random_bytes_of(rng, 32);
+    const Bytes key = random_bytes(rng, 32);
     const uint64_t counter = rng();
-    const Bytes ad = random_bytes_of(rng, rng() % 65);
-    const Bytes pt = random_bytes_of(rng, len);
-    const Bytes want = boringssl_seal(key.data(), counter, pt, ad);
+    const Bytes ad = random_bytes(rng, rng() % 65);
+    const Bytes pt = random_bytes(rng, len);
+    const Bytes want = boringssl_seal(key.data(), counter, pt, ad, [](bool ok) { REQUIRE(ok); });
     REQUIRE(want == sodium_seal(key.data(), counter, pt, ad));
-    for (SimdLevel level : levels()) {
+    for (SimdLevel level : simd_levels()) {
       ForcedLevel forced(level);
       CAPTURE(simd_level_name(level));
       REQUIRE(seal_one(key.data(), counter, pt, ad) == want);
@@ -212,14 +159,14 @@ TEST_CASE("ChaCha20-Poly1305 batches equal one job at a time, in place and apart
         p.key = ps[i - 1].key;
         p.counter = ps[i - 1].counter + 1;
       }
-      p.ad = random_bytes_of(rng, rng() % 3 ? 0 : rng() % 65);
-      p.pt = random_bytes_of(rng, random_len());
+      p.ad = random_bytes(rng, rng() % 3 ? 0 : rng() % 65);
+      p.pt = random_bytes(rng, random_len());
     }
     std::vector<Bytes> want(count);
     for (size_t i = 0; i < count; ++i) {
       want[i] = sodium_seal(ps[i].key.data(), ps[i].counter, ps[i].pt, ps[i].ad);
     }
-    for (SimdLevel level : levels()) {
+    for (SimdLevel level : simd_levels()) {
       ForcedLevel forced(level);
       CAPTURE(simd_level_name(level));
       CAPTURE(count);
@@ -275,7 +222,7 @@ TEST_CASE("ChaCha20-Poly1305 open refuses any flipped bit, a wrong counter and a
   const Bytes ad = bytes_of("header");
   Bytes pt(100);
   for (size_t i = 0; i < pt.size(); ++i) pt[i] = static_cast<uint8_t>(i * 7);
-  for (SimdLevel level : levels()) {
+  for (SimdLevel level : simd_levels()) {
     ForcedLevel forced(level);
     CAPTURE(simd_level_name(level));
     const Bytes ct = seal_one(key.data(), 42, pt, ad);
@@ -301,7 +248,7 @@ TEST_CASE("ChaCha20-Poly1305 open refuses any flipped bit, a wrong counter and a
 
 TEST_CASE("ChaCha20-Poly1305 open in a mixed batch fails exactly the bad jobs") {
   std::mt19937_64 rng(99);
-  for (SimdLevel level : levels()) {
+  for (SimdLevel level : simd_levels()) {
     ForcedLevel forced(level);
     CAPTURE(simd_level_name(level));
     for (int round = 0; round < 20; ++round) {
@@ -315,8 +262,8 @@ TEST_CASE("ChaCha20-Poly1305 open in a mixed batch fails exactly the bad jobs") 
         Packet& p = ps[i];
         for (auto& b : p.key) b = static_cast<uint8_t>(rng());
         p.counter = rng();
-        p.ad = random_bytes_of(rng, rng() % 20);
-        p.pt = random_bytes_of(rng, rng() % 3000);
+        p.ad = random_bytes(rng, rng() % 20);
+        p.pt = random_bytes(rng, rng() % 3000);
         cts[i] = seal_one(p.key.data(), p.counter, p.pt, p.ad);
         open_counter[i] = p.counter;
         open_ad[i] = p.ad;
@@ -386,7 +333,7 @@ TEST_CASE("ChaCha20-Poly1305 at step boundaries, with keys changing mid-batch") 
     }
   }
   for (size_t n : {1420, 4096, 65535}) lens.push_back(n);
-  for (SimdLevel level : levels()) {
+  for (SimdLevel level : simd_levels()) {
     ForcedLevel forced(level);
     CAPTURE(simd_level_name(level));
     for (size_t at = 0; at < lens.size(); at += 7) {
@@ -403,10 +350,10 @@ TEST_CASE("ChaCha20-Poly1305 at step boundaries, with keys changing mid-batch") 
           p.key = ps[i - 1].key;
           p.counter = ps[i - 1].counter + 1;
         }
-        p.ad = random_bytes_of(rng, i % 2 ? 0 : 32);
-        p.pt = random_bytes_of(rng, lens[at + i]);
+        p.ad = random_bytes(rng, i % 2 ? 0 : 32);
+        p.pt = random_bytes(rng, lens[at + i]);
         out[i].assign(p.pt.size() + 16, 0);
-        jobs[i] = {p.key.data(), p.counter, p.ad.data(), p.ad.size(),
+        jobs[i] = {p.key.data(), p.counter,     p.ad.data(), p.ad.size(),
                    p.pt.data(),  out[i].data(), p.pt.size(), false};
       }
       chacha20poly1305_seal(jobs);
@@ -421,8 +368,8 @@ TEST_CASE("ChaCha20-Poly1305 at step boundaries, with keys changing mid-batch") 
         good[i] = i % 3 != 1;
         if (!good[i]) in[i][rng() % in[i].size()] ^= 0x10;
         back[i].assign(ps[i].pt.size(), 0);
-        jobs[i] = {ps[i].key.data(), ps[i].counter, ps[i].ad.data(), ps[i].ad.size(),
-                   in[i].data(),     back[i].data(), in[i].size(),   !good[i]};
+        jobs[i] = {ps[i].key.data(), ps[i].counter,  ps[i].ad.data(), ps[i].ad.size(),
+                   in[i].data(),     back[i].data(), in[i].size(),    !good[i]};
       }
       chacha20poly1305_open(jobs);
       for (size_t i = 0; i < count; ++i) {

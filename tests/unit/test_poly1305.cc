@@ -14,6 +14,7 @@
 #include "dataplane/poly1305.h"
 #include "dataplane/poly1305_impl.h"
 #include "support/bytes.h"
+#include "support/simd_levels.h"
 
 using namespace qvpn::dataplane;
 using namespace qvpn::test;
@@ -22,23 +23,6 @@ namespace {
 
 using Tag = std::array<uint8_t, 16>;
 using Key = std::array<uint8_t, 32>;
-
-// The levels to check, lowest first; each loop body runs with that level forced.
-std::vector<SimdLevel> levels() {
-  std::vector<SimdLevel> out;
-  for (int l = 0; l <= static_cast<int>(detected_simd_level()); ++l) {
-    out.push_back(static_cast<SimdLevel>(l));
-  }
-  return out;
-}
-
-// Forces a level for one scope, then goes back to the detected one.
-struct ForcedLevel {
-  explicit ForcedLevel(SimdLevel level) { force_simd_level(level); }
-  ~ForcedLevel() { force_simd_level(detected_simd_level()); }
-  ForcedLevel(const ForcedLevel&) = delete;
-  ForcedLevel& operator=(const ForcedLevel&) = delete;
-};
 
 Tag ours(const Key& key, const std::vector<uint8_t>& msg) {
   uint8_t tag[16];
@@ -87,12 +71,6 @@ std::vector<Tag> ours_batch(const std::vector<AeadCase>& cases) {
   return tags;
 }
 
-std::vector<uint8_t> random_bytes(std::mt19937_64& rng, size_t n) {
-  std::vector<uint8_t> out(n);
-  for (auto& b : out) b = static_cast<uint8_t>(rng());
-  return out;
-}
-
 Key random_key(std::mt19937_64& rng) {
   Key k;
   for (auto& b : k) b = static_cast<uint8_t>(rng());
@@ -111,7 +89,7 @@ const std::string_view kIetfText =
 TEST_CASE("RFC 8439 section 2.5.2 at every level") {
   const auto key =
       array_from_hex<32>("85d6be7857556d337f4452fe42d506a80103808afb0db2fd4abff6af4149f51b");
-  for (SimdLevel level : levels()) {
+  for (SimdLevel level : simd_levels()) {
     ForcedLevel forced(level);
     CAPTURE(simd_level_name(level));
     CHECK(ours(key, bytes_of("Cryptographic Forum Research Group")) ==
@@ -167,7 +145,7 @@ TEST_CASE("RFC 8439 appendix A.3 vectors at every level") {
                 "00000000000000000000000000000000"),
        "13000000000000000000000000000000"},
   };
-  for (SimdLevel level : levels()) {
+  for (SimdLevel level : simd_levels()) {
     ForcedLevel forced(level);
     for (const Vector& v : vectors) {
       CAPTURE(simd_level_name(level));
@@ -180,15 +158,11 @@ TEST_CASE("RFC 8439 appendix A.3 vectors at every level") {
 TEST_CASE("poly1305 matches libsodium for every length 0..600 and random lengths to 65535") {
   REQUIRE(sodium_init() >= 0);
   std::mt19937_64 rng(1305);
-  std::vector<size_t> lengths;
-  for (size_t n = 0; n <= 600; ++n) lengths.push_back(n);
-  for (int i = 0; i < 200; ++i) lengths.push_back(rng() % 65536);
-  lengths.push_back(65535);
-  for (size_t n : lengths) {
+  for (size_t n : sweep_lengths(rng, 600, 200)) {
     const Key key = random_key(rng);
     const std::vector<uint8_t> msg = random_bytes(rng, n);
     const Tag expected = sodium_mac(key, msg);
-    for (SimdLevel level : levels()) {
+    for (SimdLevel level : simd_levels()) {
       ForcedLevel forced(level);
       CAPTURE(simd_level_name(level));
       CAPTURE(n);
@@ -213,7 +187,7 @@ TEST_CASE("all-0xff keys and messages") {
       const Tag expected = sodium_mac(key, msg);
       AeadCase aead{key, std::vector<uint8_t>(n % 40, 0xff), msg};
       const Tag expected_aead = aead.reference();
-      for (SimdLevel level : levels()) {
+      for (SimdLevel level : simd_levels()) {
         ForcedLevel forced(level);
         CAPTURE(simd_level_name(level));
         CAPTURE(n);
@@ -235,7 +209,7 @@ TEST_CASE("AEAD tag of one job matches libsodium over ad || pad || ct || pad || 
     for (size_t ct_len : ct_lengths) {
       const AeadCase c{random_key(rng), random_bytes(rng, ad_len), random_bytes(rng, ct_len)};
       const Tag expected = c.reference();
-      for (SimdLevel level : levels()) {
+      for (SimdLevel level : simd_levels()) {
         ForcedLevel forced(level);
         CAPTURE(simd_level_name(level));
         CAPTURE(ad_len);
@@ -297,7 +271,7 @@ TEST_CASE("AEAD tags of batches with mixed sizes match libsodium and the portabl
       portable = ours_batch(batch);
     }
     CHECK(portable == expected);
-    for (SimdLevel level : levels()) {
+    for (SimdLevel level : simd_levels()) {
       ForcedLevel forced(level);
       CAPTURE(simd_level_name(level));
       CAPTURE(round);
