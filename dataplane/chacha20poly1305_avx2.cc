@@ -223,14 +223,7 @@ inline void store_step(const Work& w, uint8_t* dst) {
 void xor_bytes(uint8_t* dst, const uint8_t* src, const uint8_t* ks, size_t n) {
   size_t i = 0;
   for (; i + 32 <= n; i += 32) store(dst + i, xor_(load(src + i), load(ks + i)));
-  for (; i + 8 <= n; i += 8) {
-    uint64_t a, b;
-    std::memcpy(&a, src + i, 8);
-    std::memcpy(&b, ks + i, 8);
-    a ^= b;
-    std::memcpy(dst + i, &a, 8);
-  }
-  for (; i < n; ++i) dst[i] = src[i] ^ ks[i];
+  xor_bytes_by_word(dst + i, src + i, ks + i, n - i);
 }
 
 // The state of blocks counter, counter + 1, ... of one job in the eight lanes.
