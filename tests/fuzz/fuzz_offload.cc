@@ -355,12 +355,10 @@ void fuzz_coalesce(FuzzReader& in) {
       pkts.push_back(tcp_segment(flows[kind % 4], in));
     }
   }
-  std::vector<std::span<const uint8_t>> spans(pkts.begin(), pkts.end());
-  size_t total = 0;
-  for (const auto& p : pkts) total += p.size() + kVirtioNetHdrSize;
-  std::vector<uint8_t> out(total);
-  std::vector<GroWrite> writes(pkts.size());
-  const size_t n = gro_coalesce(spans, out, writes);
+  const Coalesced coalesced = coalesce_all(pkts);
+  const std::vector<uint8_t>& out = coalesced.out;
+  const std::vector<GroWrite>& writes = coalesced.writes;
+  const size_t n = writes.size();
   CHECK_OR_TRAP(n <= pkts.size());
   CHECK_OR_TRAP(n > 0 || pkts.empty());
 

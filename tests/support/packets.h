@@ -7,6 +7,9 @@
 #include <span>
 #include <vector>
 
+#include "dataplane/gro_coalesce.h"
+#include "dataplane/virtio_net_hdr.h"
+
 namespace qvpn::test {
 
 // One's-complement sum of n bytes at p added to s (at most 0xffff), one word at a time, folded.
@@ -154,6 +157,21 @@ inline bool ref_l4_valid(std::span<const uint8_t> pkt) {
 inline bool ref_ip_valid(std::span<const uint8_t> pkt) {
   if (pkt[0] >> 4 == 6) return get16(pkt, 4) + size_t{40} == pkt.size();
   return ref_sum(pkt.data(), size_t{pkt[0] & 0x0fu} * 4) == 0xffff && get16(pkt, 2) == pkt.size();
+}
+
+// gro_coalesce over packets, with scratch of the size its contract asks for. The writes
+// point into `out`.
+struct Coalesced {
+  std::vector<uint8_t> out;
+  std::vector<dataplane::GroWrite> writes;
+};
+inline Coalesced coalesce_all(const std::vector<std::vector<uint8_t>>& pkts) {
+  std::vector<std::span<const uint8_t>> spans(pkts.begin(), pkts.end());
+  size_t total = 0;
+  for (const auto& p : pkts) total += p.size() + dataplane::kVirtioNetHdrSize;
+  Coalesced c{std::vector<uint8_t>(total), std::vector<dataplane::GroWrite>(pkts.size())};
+  c.writes.resize(dataplane::gro_coalesce(spans, c.out, c.writes));
+  return c;
 }
 
 }  // namespace qvpn::test

@@ -55,17 +55,12 @@ Packets build(const std::vector<Spec>& specs) {
 }
 
 Packets coalesce(const Packets& pkts) {
-  std::vector<std::span<const uint8_t>> spans(pkts.begin(), pkts.end());
-  size_t total = 0;
-  for (const auto& p : pkts) total += p.size() + kVirtioNetHdrSize;
-  std::vector<uint8_t> out(total);
-  std::vector<GroWrite> writes(pkts.size());
-  const size_t n = gro_coalesce(spans, out, writes);
+  const Coalesced c = coalesce_all(pkts);
   Packets result;
-  for (size_t i = 0; i < n; ++i) {
-    REQUIRE(writes[i].data >= out.data());
-    REQUIRE(writes[i].data + writes[i].len <= out.data() + out.size());
-    result.emplace_back(writes[i].data, writes[i].data + writes[i].len);
+  for (const GroWrite& w : c.writes) {
+    REQUIRE(w.data >= c.out.data());
+    REQUIRE(w.data + w.len <= c.out.data() + c.out.size());
+    result.emplace_back(w.data, w.data + w.len);
   }
   return result;
 }
