@@ -40,6 +40,30 @@ std::vector<std::string> lines_of(const std::string& text) {
   return out;
 }
 
+// A device with peer a (every field set) and peer b (never handshaked: no preshared key,
+// no endpoint, no allowed IPs).
+UapiState two_peer_state(uint32_t fwmark) {
+  UapiState state;
+  state.private_key = secret(1);
+  state.listen_port = 51820;
+  state.fwmark = fwmark;
+  UapiPeerState a;
+  a.public_key = pub(2);
+  a.preshared_key = secret(3);
+  a.endpoint = platform::Endpoint::parse("[2001:db8::1]:51821");
+  a.persistent_keepalive = 25;
+  a.last_handshake_sec = 1700000000;
+  a.last_handshake_nsec = 123456789;
+  a.rx_bytes = 1000;
+  a.tx_bytes = 2000;
+  a.allowed_ips = {prefix("10.0.0.2/32"), prefix("fd00::/64")};
+  state.peers.push_back(a);
+  UapiPeerState b;
+  b.public_key = pub(4);
+  state.peers.push_back(b);
+  return state;
+}
+
 }  // namespace
 
 TEST_CASE("parse_uapi_set: a body like `wg setconf` sends") {
@@ -209,26 +233,7 @@ TEST_CASE("parse_uapi_set: errors carry wireguard-go's errno") {
 }
 
 TEST_CASE("format_uapi_get: wireguard-go's lines, in its order") {
-  UapiState state;
-  state.private_key = secret(1);
-  state.listen_port = 51820;
-  state.fwmark = 0;  // not printed
-
-  UapiPeerState a;
-  a.public_key = pub(2);
-  a.preshared_key = secret(3);
-  a.endpoint = platform::Endpoint::parse("[2001:db8::1]:51821");
-  a.persistent_keepalive = 25;
-  a.last_handshake_sec = 1700000000;
-  a.last_handshake_nsec = 123456789;
-  a.rx_bytes = 1000;
-  a.tx_bytes = 2000;
-  a.allowed_ips = {prefix("10.0.0.2/32"), prefix("fd00::/64")};
-  state.peers.push_back(a);
-
-  UapiPeerState b;  // never handshaked, no preshared key, no endpoint, no allowed IPs
-  b.public_key = pub(4);
-  state.peers.push_back(b);
+  const UapiState state = two_peer_state(/*fwmark=*/0);  // a zero fwmark is not printed
 
   const std::string text = format_uapi_get(state);
   const std::vector<std::string> expected = {
@@ -311,24 +316,8 @@ TEST_CASE("format_uapi_errno: negated on the wire, as wireguard-go and wg(8) exp
 }
 
 TEST_CASE("parse_uapi_get reads back what format_uapi_get writes") {
-  UapiState state;
-  state.private_key = secret(1);
-  state.listen_port = 51820;
-  state.fwmark = 42;
-  UapiPeerState a;
-  a.public_key = pub(2);
-  a.preshared_key = secret(3);
-  a.endpoint = platform::Endpoint::parse("[2001:db8::1]:51821");
-  a.persistent_keepalive = 25;
-  a.last_handshake_sec = 1700000000;
-  a.last_handshake_nsec = 123456789;
-  a.rx_bytes = 1000;
-  a.tx_bytes = 2000;
-  a.allowed_ips = {prefix("10.0.0.2/32"), prefix("fd00::/64")};
-  state.peers.push_back(a);
-  UapiPeerState b;
-  b.public_key = pub(4);
-  state.peers.push_back(b);
+  const UapiState state = two_peer_state(/*fwmark=*/42);
+  const UapiPeerState& a = state.peers[0];
 
   const UapiState back = parse_uapi_get(format_uapi_get(state));
   REQUIRE(back.private_key);
