@@ -130,4 +130,15 @@ void Device::zero_key_material(Peer& peer) {
   peer.timers.zero_key_material.reset();
 }
 
+// The batch's jobs, through the driver's runner when it set one.
+void Device::run_crypto(bool seal) {
+  if (crypto_) {
+    crypto_(jobs_, seal);
+  } else if (seal) {
+    chacha20poly1305_seal(jobs_);
+  } else {
+    chacha20poly1305_open(jobs_);
+  }
+}
+
 }  // namespace qvpn::dataplane

@@ -131,7 +131,7 @@ class Device {
                               Sink& sink);
   void keep_key_fresh_on_send(Peer& peer, platform::TimePoint now, Sink& sink);
 
-  size_t padded_length(size_t packet_length) const;
+  AeadJob frame_transport(Keypair& kp, uint8_t* message, size_t packet_length) const;
   void account_sent(Peer& peer, size_t message_length, bool is_data, platform::TimePoint now);
 
   // device_receive.cc
@@ -162,6 +162,7 @@ class Device {
   void install_keypair(Peer& peer, const SessionKeys& keys, platform::TimePoint now);
   void drop_keypair(std::unique_ptr<Keypair>& slot);
   void zero_key_material(Peer& peer);
+  void run_crypto(bool seal);  // jobs_
 
   // timers.cc: one hook per whitepaper rule, named for the event that calls it.
   void on_data_sent(Peer& peer, platform::TimePoint now);

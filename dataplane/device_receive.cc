@@ -303,11 +303,7 @@ void Device::handle_datagrams(std::span<const InboundDatagram> datagrams, platfo
 
 void Device::open_pending(platform::TimePoint now, Sink& sink) {
   if (jobs_.empty()) return;
-  if (crypto_) {
-    crypto_(jobs_, /*seal=*/false);
-  } else {
-    chacha20poly1305_open(jobs_);
-  }
+  run_crypto(/*seal=*/false);
   deliver_.clear();
   for (size_t i = 0; i < pending_.size(); ++i) {
     const PendingOpen& p = pending_[i];

@@ -2,7 +2,6 @@
 #include <algorithm>
 #include <cstring>
 
-#include "dataplane/aead.h"
 #include "dataplane/device.h"
 #include "dataplane/endian.h"
 #include "dataplane/tai64n.h"
@@ -52,11 +51,19 @@ void Device::send_staged(Peer& peer, platform::TimePoint now, Sink& sink) {
   keep_key_fresh_on_send(peer, now, sink);
 }
 
-// Padded to 16, but never beyond the MTU (whitepaper 5.4.6).
-size_t Device::padded_length(size_t packet_length) const {
-  const size_t padded =
-      (packet_length + kPaddingMultiple - 1) / kPaddingMultiple * kPaddingMultiple;
-  return padded > mtu_ ? std::max(mtu_, packet_length) : padded;
+// Message: type 4 | receiver index | counter | AEAD(packet padded to 16, capped at MTU).
+// Writes the header at `message` and zero-pads the packet that follows it, taking the
+// keypair's next counter; returns the job that seals the padded packet in place.
+AeadJob Device::frame_transport(Keypair& kp, uint8_t* message, size_t packet_length) const {
+  const uint64_t counter = kp.send_counter++;
+  size_t padded = (packet_length + kPaddingMultiple - 1) / kPaddingMultiple * kPaddingMultiple;
+  if (padded > mtu_) padded = std::max(mtu_, packet_length);
+  const TransportHeader header{to_le<uint32_t>(uint32_t(MessageType::kTransportData)),
+                               to_le(kp.remote_index), to_le(counter)};
+  std::memcpy(message, &header, sizeof(header));
+  uint8_t* body = message + kTransportHeaderSize;
+  std::memset(body + packet_length, 0, padded - packet_length);
+  return {kp.send_key.data(), counter, nullptr, 0, body, body, padded, false};
 }
 
 void Device::account_sent(Peer& peer, size_t message_length, bool is_data,
@@ -68,23 +75,15 @@ void Device::account_sent(Peer& peer, size_t message_length, bool is_data,
   if (is_data) on_data_sent(peer, now);
 }
 
-// Message: type 4 | receiver index | counter | AEAD(packet padded to 16, capped at MTU).
 bool Device::encrypt_and_send(Peer& peer, Keypair& kp, std::span<const uint8_t> packet,
                               platform::TimePoint now, Sink& sink) {
   if (!peer.endpoint || kp.send_counter >= kRejectAfterMessages) return false;
-  const uint64_t counter = kp.send_counter++;
-  const size_t padded = padded_length(packet.size());
-
-  TransportHeader header{to_le<uint32_t>(uint32_t(MessageType::kTransportData)),
-                         to_le(kp.remote_index), to_le(counter)};
   uint8_t* out = tx_buf_.data();
-  std::memcpy(out, &header, sizeof(header));
-  uint8_t* body = out + kTransportHeaderSize;
-  if (!packet.empty()) std::memcpy(body, packet.data(), packet.size());
-  std::memset(body + packet.size(), 0, padded - packet.size());
-  aead_seal({body, padded + kAeadTagSize}, kp.send_key.span(), counter, {body, padded});
+  if (!packet.empty()) std::memcpy(out + kTransportHeaderSize, packet.data(), packet.size());
+  AeadJob job = frame_transport(kp, out, packet.size());
+  chacha20poly1305_seal({&job, 1});
 
-  const size_t total = kTransportHeaderSize + padded + kAeadTagSize;
+  const size_t total = kTransportHeaderSize + job.len + kAeadTagSize;
   sink.send_datagram({out, total}, *peer.endpoint);
   account_sent(peer, total, !packet.empty(), now);
   return true;
@@ -105,27 +104,16 @@ void Device::handle_tun_packets(std::span<const std::span<uint8_t>> ip_packets,
       handle_tun_packet(packet, now, sink);
       continue;
     }
-    const uint64_t counter = kp->send_counter++;
-    const size_t padded = padded_length(packet.size());
     uint8_t* message = packet.data() - kTransportHeaderSize;
-    const TransportHeader header{to_le<uint32_t>(uint32_t(MessageType::kTransportData)),
-                                 to_le(kp->remote_index), to_le(counter)};
-    std::memcpy(message, &header, sizeof(header));
-    std::memset(packet.data() + packet.size(), 0, padded - packet.size());
-    jobs_.push_back({kp->send_key.data(), counter, nullptr, 0, packet.data(), packet.data(),
-                     padded, false});
-    const size_t total = kTransportHeaderSize + padded + kAeadTagSize;
+    jobs_.push_back(frame_transport(*kp, message, packet.size()));
+    const size_t total = kTransportHeaderSize + jobs_.back().len + kAeadTagSize;
     out_.push_back({{message, total}, *peer->endpoint});
     account_sent(*peer, total, !packet.empty(), now);
     if (last && last != peer) keep_key_fresh_on_send(*last, now, sink);
     last = peer;
   }
   if (jobs_.empty()) return;
-  if (crypto_) {
-    crypto_(jobs_, /*seal=*/true);
-  } else {
-    chacha20poly1305_seal(jobs_);
-  }
+  run_crypto(/*seal=*/true);
   sink.send_datagrams(out_);
   keep_key_fresh_on_send(*last, now, sink);
 }
