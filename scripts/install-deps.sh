@@ -7,6 +7,7 @@ pkgs=(
   doctest-dev libbenchmark-dev libsystemd-dev nlohmann-json3-dev
   iproute2 iptables iputils-ping procps psmisc python3
   wireguard-go wireguard-tools iperf3 shellcheck
+  libminiupnpc-dev libnatpmp-dev miniupnpc natpmpc miniupnpd-iptables coturn curl
 )
 missing=()
 for p in "${pkgs[@]}"; do
