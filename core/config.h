@@ -35,6 +35,10 @@ inline constexpr size_t kMaxInterfaceNameLength = 15;
 
 using platform::InterfaceAddress;
 
+// How traffic to a peer may travel (docs/nat-traversal.md): auto = the best proven direct
+// path, else the relay; direct = never the relay; relay = always the relay.
+enum class PathPolicy { kAuto, kDirect, kRelay };
+
 struct PeerConfig {
   dataplane::PublicKey public_key;
   std::optional<dataplane::SecretKey> preshared_key;
@@ -45,6 +49,33 @@ struct PeerConfig {
   std::optional<std::string> endpoint;
   std::vector<dataplane::IpPrefix> allowed_ips;
   uint16_t persistent_keepalive = 0;  // seconds, 0 = off
+  PathPolicy path = PathPolicy::kAuto;
+  std::string relay;  // the peer's home relay by name; "" = this node's home relay
+};
+
+// A relay (`qvpn relay serve`) this node may use. TOML only.
+struct RelayConfig {
+  std::string name;
+  std::string address;  // "host:port" of its TCP (or TLS) listener
+  std::vector<std::string> stun;  // "host:port" STUN servers; default: the relay's host, 3478
+  bool tls = false;
+  std::filesystem::path ca_file;  // TLS: trust these CAs instead of the system's
+};
+
+// NAT traversal (docs/nat-traversal.md). It runs when at least one relay is configured.
+struct NatConfig {
+  std::vector<RelayConfig> relays;
+  std::string home_relay;  // a relay's name; "" = the first relay
+  bool port_mapping = true;  // NAT-PMP, PCP and UPnP for the listen port
+
+  bool enabled() const { return !relays.empty(); }
+  const RelayConfig* find_relay(std::string_view name) const {
+    for (const auto& r : relays) {
+      if (r.name == name) return &r;
+    }
+    return nullptr;
+  }
+  const RelayConfig& home() const { return home_relay.empty() ? relays.front() : *find_relay(home_relay); }
 };
 
 struct InterfaceConfig {
@@ -66,6 +97,7 @@ struct InterfaceConfig {
 struct Config {
   InterfaceConfig interface;
   std::vector<PeerConfig> peers;
+  NatConfig nat;
   // Things accepted but not acted on, each "FILE:LINE: KEY: why" (wg-quick's DNS, Table,
   // PreUp/PostUp/PreDown/PostDown, SaveConfig; an allowed IP claimed by two peers).
   std::vector<std::string> warnings;

@@ -2,7 +2,9 @@
 //   [interface]  name, private_key_file | private_key, listen_port, address, mtu, fwmark,
 //                offload, threads
 //   [[peer]]     public_key, endpoint, allowed_ips, persistent_keepalive,
-//                preshared_key_file | preshared_key
+//                preshared_key_file | preshared_key, path, relay
+//   [[relay]]    name, address, stun, tls, ca_file
+//   [nat]        home_relay, port_mapping
 #include <toml++/toml.h>
 
 #include <algorithm>
@@ -204,7 +206,7 @@ void parse_interface(const toml::table& table, const std::filesystem::path& file
 }
 
 PeerConfig parse_peer(const toml::table& table, int peer_line, const std::filesystem::path& file,
-                      const ConfigParseOptions& options) {
+                      const ConfigParseOptions& options, int& peer_relay_line) {
   PeerConfig peer;
   bool has_public_key = false;
   int key_file_line = 0;
@@ -228,15 +230,103 @@ PeerConfig parse_peer(const toml::table& table, int peer_line, const std::filesy
     } else if (key == "preshared_key") {
       peer.preshared_key = inline_secret(v, site, options);
       inline_key_line = site.line;
+    } else if (key == "path") {
+      const std::string& text = string_of(v, site);
+      if (text == "auto") {
+        peer.path = PathPolicy::kAuto;
+      } else if (text == "direct") {
+        peer.path = PathPolicy::kDirect;
+      } else if (text == "relay") {
+        peer.path = PathPolicy::kRelay;
+      } else {
+        fail_at(site, "'" + text + "' is not a path policy (auto, direct or relay)");
+      }
+    } else if (key == "relay") {
+      peer.relay = string_of(v, site);
+      peer_relay_line = site.line;
     } else {
       fail_at(site,
               "unknown key in [[peer]] (known: public_key, endpoint, allowed_ips, "
-              "persistent_keepalive, preshared_key_file, preshared_key)");
+              "persistent_keepalive, preshared_key_file, preshared_key, path, relay)");
     }
   }
   if (!has_public_key) fail_at({file, peer_line, "public_key"}, "missing: every peer needs one");
   check_one_secret_source(file, "preshared_key", key_file_line, inline_key_line);
   return peer;
+}
+
+RelayConfig parse_relay(const toml::table& table, int relay_line, const std::filesystem::path& file) {
+  RelayConfig relay;
+  for (const auto& [v, site] : in_file_order(table, file)) {
+    const std::string_view key = site.key;
+    if (key == "name") {
+      relay.name = string_of(v, site);
+      if (relay.name.empty()) fail_at(site, "empty name");
+    } else if (key == "address") {
+      relay.address = parse_endpoint_value(string_of(v, site), site);
+    } else if (key == "stun") {
+      for_each_string(v, site, [&](const std::string& text, const ConfigSite& s) {
+        relay.stun.push_back(parse_endpoint_value(text, s));
+      });
+    } else if (key == "tls") {
+      relay.tls = bool_of(v, site);
+    } else if (key == "ca_file") {
+      const std::filesystem::path p(string_of(v, site));
+      relay.ca_file = p.is_absolute() ? p : file.parent_path() / p;
+    } else {
+      fail_at(site, "unknown key in [[relay]] (known: name, address, stun, tls, ca_file)");
+    }
+  }
+  if (relay.address.empty()) fail_at({file, relay_line, "address"}, "missing: every relay needs one");
+  if (relay.stun.empty()) {
+    // The relay answers STUN on its own host, port 3478.
+    const std::string_view a = relay.address;
+    relay.stun.push_back(std::string(a.substr(0, a.rfind(':'))) + ":3478");
+  }
+  return relay;
+}
+
+void parse_nat(const toml::table& table, const std::filesystem::path& file, NatConfig& nat,
+               int& home_line) {
+  for (const auto& [v, site] : in_file_order(table, file)) {
+    const std::string_view key = site.key;
+    if (key == "home_relay") {
+      nat.home_relay = string_of(v, site);
+      home_line = site.line;
+    } else if (key == "port_mapping") {
+      nat.port_mapping = bool_of(v, site);
+    } else {
+      fail_at(site, "unknown key in [nat] (known: home_relay, port_mapping)");
+    }
+  }
+}
+
+// Relay names: present, unique, and every reference to one names one that exists.
+void check_relays(const Config& config, const std::filesystem::path& file,
+                  const std::vector<int>& relay_lines, int home_line,
+                  const std::vector<int>& peer_lines, const std::vector<int>& peer_relay_lines) {
+  const NatConfig& nat = config.nat;
+  for (size_t i = 0; i < nat.relays.size(); ++i) {
+    const std::string& name = nat.relays[i].name;
+    if (name.empty()) fail_at({file, relay_lines[i], "name"}, "missing: every relay needs one");
+    for (size_t j = 0; j < i; ++j) {
+      if (nat.relays[j].name == name) {
+        fail_at({file, relay_lines[i], "name"}, "'" + name + "' names two relays");
+      }
+    }
+  }
+  if (!nat.home_relay.empty() && !nat.find_relay(nat.home_relay)) {
+    fail_at({file, home_line, "home_relay"}, "no [[relay]] is named '" + nat.home_relay + "'");
+  }
+  for (size_t i = 0; i < config.peers.size(); ++i) {
+    const PeerConfig& p = config.peers[i];
+    if (!p.relay.empty() && !nat.find_relay(p.relay)) {
+      fail_at({file, peer_relay_lines[i], "relay"}, "no [[relay]] is named '" + p.relay + "'");
+    }
+    if (p.path == PathPolicy::kRelay && !nat.enabled()) {
+      fail_at({file, peer_lines[i], "path"}, "path = \"relay\" needs a [[relay]]");
+    }
+  }
 }
 
 }  // namespace
@@ -258,6 +348,9 @@ Config parse_toml(std::string_view text, const std::filesystem::path& file,
                       .mtu_name = "mtu",
                       .allowed_ips_name = "allowed_ips"};
   bool has_interface = false;
+  std::vector<int> relay_lines;
+  std::vector<int> peer_relay_lines;
+  int home_line = 0;
   for (const auto& [v, site] : in_file_order(root, file)) {
     const std::string_view key = site.key;
     if (key == "interface") {
@@ -273,15 +366,32 @@ Config parse_toml(std::string_view text, const std::filesystem::path& file,
         const auto* table = p.as_table();
         const ConfigSite peer_site{file, line_of(p.source()), key};
         if (!table) wrong_type(peer_site, p, "a table");
-        config.peers.push_back(parse_peer(*table, peer_site.line, file, options));
+        int relay_line = 0;
+        config.peers.push_back(parse_peer(*table, peer_site.line, file, options, relay_line));
         layout.peer_lines.push_back(peer_site.line);
+        peer_relay_lines.push_back(relay_line);
       }
+    } else if (key == "relay") {
+      const auto* relays = v.as_array();
+      if (!relays) fail_at(site, "write each relay as [[relay]] (an array of tables)");
+      for (const toml::node& r : *relays) {
+        const auto* table = r.as_table();
+        const ConfigSite relay_site{file, line_of(r.source()), key};
+        if (!table) wrong_type(relay_site, r, "a table");
+        config.nat.relays.push_back(parse_relay(*table, relay_site.line, file));
+        relay_lines.push_back(relay_site.line);
+      }
+    } else if (key == "nat") {
+      const auto* table = v.as_table();
+      if (!table) wrong_type(site, v, "a table ([nat])");
+      parse_nat(*table, file, config.nat, home_line);
     } else {
-      fail_at(site, "unknown top-level key (known: [interface], [[peer]])");
+      fail_at(site, "unknown top-level key (known: [interface], [[peer]], [[relay]], [nat])");
     }
   }
   if (!has_interface) throw ConfigError(file, 0, "interface", "missing: add an [interface] table");
   check_config(config, file, layout);
+  check_relays(config, file, relay_lines, home_line, layout.peer_lines, peer_relay_lines);
   return config;
 }
 

@@ -166,6 +166,37 @@ TEST_CASE("TOML: a full config with several peers") {
   CHECK(c.peers[1].persistent_keepalive == 0);
 }
 
+TEST_CASE("TOML: relays, the home relay and per-peer paths") {
+  const std::string text = kMinimalToml +
+                           "[[relay]]\nname = \"eu\"\naddress = \"relay.example.net:8443\"\n"
+                           "[[relay]]\nname = \"us\"\naddress = \"198.51.100.7:443\"\n"
+                           "stun = [\"198.51.100.7:3478\", \"198.51.100.8:3478\"]\ntls = true\n"
+                           "[nat]\nhome_relay = \"us\"\nport_mapping = false\n"
+                           "[[peer]]\npublic_key = \"" + b64(2) + "\"\npath = \"direct\"\n"
+                           "[[peer]]\npublic_key = \"" + b64(3) + "\"\npath = \"relay\"\nrelay = \"eu\"\n"
+                           "[[peer]]\npublic_key = \"" + b64(4) + "\"\n";
+  const Config c = parse_toml(text, "/etc/qvpn/qvpn.toml");
+  REQUIRE(c.nat.enabled());
+  REQUIRE(c.nat.relays.size() == 2);
+  CHECK(c.nat.relays[0].address == "relay.example.net:8443");
+  // Without a stun list, the relay's own host answers STUN on 3478.
+  CHECK(c.nat.relays[0].stun == std::vector<std::string>{"relay.example.net:3478"});
+  CHECK(!c.nat.relays[0].tls);
+  CHECK(c.nat.relays[1].stun == std::vector<std::string>{"198.51.100.7:3478", "198.51.100.8:3478"});
+  CHECK(c.nat.relays[1].tls);
+  CHECK(c.nat.home().name == "us");
+  CHECK(!c.nat.port_mapping);
+  CHECK(c.peers[0].path == PathPolicy::kDirect);
+  CHECK(c.peers[1].path == PathPolicy::kRelay);
+  CHECK(c.peers[1].relay == "eu");
+  CHECK(c.peers[2].path == PathPolicy::kAuto);
+  CHECK(c.peers[2].relay.empty());
+
+  const Config plain = parse_toml(kMinimalToml, "/etc/qvpn/qvpn.toml");
+  CHECK(!plain.nat.enabled());
+  CHECK(plain.nat.port_mapping);
+}
+
 TEST_CASE("TOML: defaults, and a single string where a list is expected") {
   const Config c = parse_toml(kMinimalToml + "address = \"10.1.0.1/16\"\n", "mem.toml");
   CHECK(c.interface.name.empty());
@@ -300,6 +331,21 @@ TEST_CASE("TOML: errors name file, line and key") {
        kMinimalToml + "address = [\"fd00::1/64\"]\nmtu = 1200\n",
        {4, "mtu"}},
       {"bad interface name", kMinimalToml + "name = \"a/b\"\n", {std::nullopt, "name"}},
+      {"bad path policy", kMinimalToml + peer + "path = \"fast\"\n", {5, "path", {"auto, direct or relay"}}},
+      {"relay-only path without a relay", kMinimalToml + peer + "path = \"relay\"\n", {3, "path", {"needs a [[relay]]"}}},
+      {"relay without an address", kMinimalToml + "[[relay]]\nname = \"r\"\n", {3, "address", {"missing"}}},
+      {"relay without a name", kMinimalToml + "[[relay]]\naddress = \"r:1\"\n", {3, "name", {"missing"}}},
+      {"two relays of one name",
+       kMinimalToml + "[[relay]]\nname = \"r\"\naddress = \"a:1\"\n[[relay]]\nname = \"r\"\naddress = \"b:1\"\n",
+       {6, "name", {"names two relays"}}},
+      {"bad STUN server", kMinimalToml + "[[relay]]\nname = \"r\"\naddress = \"a:1\"\nstun = [\"a\"]\n", {6, "stun"}},
+      {"home_relay names no relay",
+       kMinimalToml + "[[relay]]\nname = \"r\"\naddress = \"a:1\"\n[nat]\nhome_relay = \"x\"\n",
+       {7, "home_relay", {"no [[relay]] is named 'x'"}}},
+      {"peer relay names no relay",
+       kMinimalToml + "[[relay]]\nname = \"r\"\naddress = \"a:1\"\n" + peer + "relay = \"x\"\n",
+       {8, "relay", {"no [[relay]] is named 'x'"}}},
+      {"unknown key in [nat]", kMinimalToml + "[nat]\nportmap = true\n", {4, "portmap", {"unknown key in [nat]"}}},
   };
   for (const ErrorCase& c : cases) {
     SUBCASE(c.what) {
