@@ -19,6 +19,7 @@
 
 #include "dataplane/ip_prefix.h"
 #include "dataplane/keys.h"
+#include "nat/peer_path.h"
 #include "platform/endpoint.h"
 
 namespace qvpn::core {
@@ -35,9 +36,7 @@ inline constexpr size_t kMaxInterfaceNameLength = 15;
 
 using platform::InterfaceAddress;
 
-// How traffic to a peer may travel (docs/nat-traversal.md): auto = the best proven direct
-// path, else the relay; direct = never the relay; relay = always the relay.
-enum class PathPolicy { kAuto, kDirect, kRelay };
+using nat::PathPolicy;
 
 struct PeerConfig {
   dataplane::PublicKey public_key;

@@ -138,7 +138,7 @@ void Device::receive_initiation(std::span<const uint8_t> bytes, const platform::
   }
   if (old_index) release_index(old_index);
   peer->last_initiation_consumption = now;
-  peer->endpoint = from;
+  if (peer->roaming) peer->endpoint = from;
   peer->stats.rx_bytes += bytes.size();
 
   const uint32_t index = allocate_index(peer->id);
@@ -179,7 +179,7 @@ void Device::receive_response(std::span<const uint8_t> bytes, const platform::En
   }
   const auto keys = derive_session(peer->handshake);
   install_keypair(*peer, *keys, now);
-  peer->endpoint = from;
+  if (peer->roaming) peer->endpoint = from;
   peer->stats.rx_bytes += bytes.size();
   on_session_derived(*peer, now);
   on_handshake_complete(*peer);
@@ -244,7 +244,7 @@ std::span<const uint8_t> Device::accept_transport(Peer& peer, Keypair& kp, uint6
     ++counters_.drop_replay;
     return {};
   }
-  peer.endpoint = from;  // roaming: the latest authenticated source wins
+  if (peer.roaming) peer.endpoint = from;  // the latest authenticated source wins
   peer.stats.rx_bytes += message_length;
   if (&kp == peer.keypairs.next.get()) {
     // The initiator used our responder keypair: it is confirmed.

@@ -40,6 +40,9 @@ struct Peer {
   PeerTimers timers;
   PeerStats stats;
   std::optional<platform::Endpoint> endpoint;
+  // False when the driver chooses the path itself (NAT traversal): authenticated packets
+  // from a new source then leave the endpoint alone.
+  bool roaming = true;
   uint16_t persistent_keepalive = 0;  // seconds, 0 = off
   std::optional<platform::TimePoint> last_sent_handshake;
   std::optional<platform::TimePoint> last_initiation_consumption;

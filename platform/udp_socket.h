@@ -63,6 +63,9 @@ class UdpSocket {
   ssize_t recv_from(std::span<uint8_t> buf, Endpoint& from);
   // Sends one datagram. Returns bytes sent, or -1 with errno.
   ssize_t send_to(std::span<const uint8_t> data, const Endpoint& to);
+  // The same with an IP TTL (IPv6 hop limit) for this datagram only: NAT hole punching
+  // sends packets that open the local NAT and expire before the remote one.
+  ssize_t send_to(std::span<const uint8_t> data, const Endpoint& to, int ttl);
 
   // Batches, one system call for many datagrams (recvmmsg/sendmmsg), and the kernel's UDP
   // segmentation offloads: with GSO, consecutive datagrams to one destination travel

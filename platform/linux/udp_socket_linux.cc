@@ -169,6 +169,31 @@ ssize_t UdpSocket::send_to(std::span<const uint8_t> data, const Endpoint& to) {
   return sendto(fd_, data.data(), data.size(), MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&ss), len);
 }
 
+ssize_t UdpSocket::send_to(std::span<const uint8_t> data, const Endpoint& to, int ttl) {
+  if (to.ip.v6 && !v6_) {
+    errno = EAFNOSUPPORT;
+    return -1;
+  }
+  sockaddr_storage ss;
+  socklen_t len = to.to_sockaddr(ss, v6_);
+  iovec iov{const_cast<uint8_t*>(data.data()), data.size()};
+  alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+  msghdr msg{};
+  msg.msg_name = &ss;
+  msg.msg_namelen = len;
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+  // An IPv4 destination goes out as IPv4 even from a dual-stack socket, and takes IP_TTL.
+  cm->cmsg_level = to.ip.v6 ? SOL_IPV6 : SOL_IP;
+  cm->cmsg_type = to.ip.v6 ? IPV6_HOPLIMIT : IP_TTL;
+  cm->cmsg_len = CMSG_LEN(sizeof(int));
+  std::memcpy(CMSG_DATA(cm), &ttl, sizeof ttl);
+  return sendmsg(fd_, &msg, MSG_NOSIGNAL);
+}
+
 bool UdpSocket::enable_gro() {
   int on = 1;
   gro_ = setsockopt(fd_, SOL_UDP, UDP_GRO, &on, sizeof on) == 0;

@@ -210,3 +210,48 @@ TEST_CASE("GSO sends over loopback arrive coalesced at a GRO socket") {
   for (size_t i = 0; i < 20; ++i) CHECK(got[i] == payloads[i]);
   CHECK(runs >= 1);  // one UDP_SEGMENT send reaches a GRO socket on lo as one buffer
 }
+
+namespace {
+
+// The TTL (hop limit) the next datagram on `s` arrived with, read with IP_RECVTTL /
+// IPV6_RECVHOPLIMIT.
+int received_ttl(const UdpSocket& s) {
+  const int on = 1;
+  setsockopt(s.fd(), SOL_IP, IP_RECVTTL, &on, sizeof on);
+  setsockopt(s.fd(), SOL_IPV6, IPV6_RECVHOPLIMIT, &on, sizeof on);
+  REQUIRE(readable(s));
+  std::array<uint8_t, 256> buf{};
+  iovec iov{buf.data(), buf.size()};
+  alignas(cmsghdr) char control[256];
+  msghdr msg{};
+  msg.msg_iov = &iov;
+  msg.msg_iovlen = 1;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  REQUIRE(recvmsg(s.fd(), &msg, 0) > 0);
+  for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c; c = CMSG_NXTHDR(&msg, c)) {
+    if ((c->cmsg_level == SOL_IP && c->cmsg_type == IP_TTL) ||
+        (c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_HOPLIMIT)) {
+      int ttl;
+      std::memcpy(&ttl, CMSG_DATA(c), sizeof ttl);
+      return ttl;
+    }
+  }
+  return -1;
+}
+
+}  // namespace
+
+TEST_CASE("a datagram sent with a TTL carries it, over IPv4 and IPv6; the next one does not") {
+  auto a = UdpSocket::bind(0);
+  auto b = UdpSocket::bind(0);
+  const uint8_t punch[] = {1, 2, 3};
+  for (const char* ip : {"127.0.0.1", "[::1]"}) {
+    if (std::string(ip) == "[::1]" && !a.dual_stack()) continue;
+    CAPTURE(ip);
+    REQUIRE(a.send_to(punch, at(ip, b.local_port()), 2) == 3);
+    CHECK(received_ttl(b) == 2);
+    REQUIRE(a.send_to(punch, at(ip, b.local_port())) == 3);
+    CHECK(received_ttl(b) > 2);
+  }
+}
