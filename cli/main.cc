@@ -3,6 +3,7 @@
 #include <string_view>
 
 #include "cli/commands.h"
+#include "cli/relay_command.h"
 
 namespace {
 
@@ -15,6 +16,10 @@ constexpr std::string_view kUsage = R"(Usage: qvpn COMMAND [ARGS]
                          interfaces, peers, endpoints, handshakes and traffic
   genkey                 print a new private key (base64), as `wg genkey`
   pubkey                 read a private key on stdin, print its public key, as `wg pubkey`
+  relay serve [--listen ADDR:PORT] [--stun-port N] [--key-file FILE] [--max-clients N]
+              [--rate BYTES_PER_S] [--queue BYTES]
+                         run a relay for nodes that cannot reach each other directly,
+                         and a STUN server (docs/protocol/relay.md)
 
 qvpn-wg IFACE is the drop-in for wireguard-go, driven by wg(8) and wg-quick(8).
 )";
@@ -33,6 +38,7 @@ int main(int argc, char** argv) {
   if (cmd == "status") return qvpn::cli::cmd_status(args);
   if (cmd == "genkey") return qvpn::cli::cmd_genkey(args);
   if (cmd == "pubkey") return qvpn::cli::cmd_pubkey(args);
+  if (cmd == "relay") return qvpn::cli::cmd_relay(args);
   if (cmd == "help" || cmd == "--help" || cmd == "-h") {
     fmt::print("{}", kUsage);
     return 0;
