@@ -8,6 +8,7 @@
 #include <chrono>
 #include <fstream>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "cli/output.h"
@@ -25,6 +26,12 @@ namespace fs = std::filesystem;
 namespace {
 
 fs::path run_dir() { return platform::control_socket_path().parent_path(); }
+
+// The JSON of a "json=..." answer (get=paths, ping=).
+nlohmann::json uapi_json(const std::string& answer) {
+  if (!answer.starts_with("json=")) throw std::runtime_error("no JSON in the answer");
+  return nlohmann::json::parse(answer.substr(5, answer.find('\n') - 5));
+}
 
 int64_t now_unix() {
   return std::chrono::duration_cast<std::chrono::seconds>(
@@ -209,9 +216,11 @@ int cmd_status(const Args& args) {
   for (const auto& name : names) {
     const fs::path sock = platform::uapi_socket_path(name);
     try {
-      InterfaceStatus s{name, core::parse_uapi_get(core::uapi_request(sock, "get=1\n\n")), {}};
+      InterfaceStatus s{name, core::parse_uapi_get(core::uapi_request(sock, "get=1\n\n")), {}, {}};
       try {
         s.counters = core::parse_uapi_counters(core::uapi_request(sock, "get=qvpn\n\n"));
+        const auto paths = uapi_json(core::uapi_request(sock, "get=paths\n\n"));
+        if (!paths["relays"].empty()) s.paths = paths;
       } catch (const std::exception&) {
         // Not a qvpn daemon (wireguard-go): no counters.
       }

@@ -3,6 +3,7 @@
 #include <string_view>
 
 #include "cli/commands.h"
+#include "cli/nat_commands.h"
 #include "cli/relay_command.h"
 
 namespace {
@@ -14,6 +15,10 @@ constexpr std::string_view kUsage = R"(Usage: qvpn COMMAND [ARGS]
   down [IFACE]           stop the node running IFACE
   status [IFACE] [--json]
                          interfaces, peers, endpoints, handshakes and traffic
+  ping PEER [-c N] [--json]
+                         disco ping a peer through its running node: round trip and path
+  netcheck [-c FILE] [--json]
+                         UDP, STUN mappings, hard or easy NAT, and relay round trips
   genkey                 print a new private key (base64), as `wg genkey`
   pubkey                 read a private key on stdin, print its public key, as `wg pubkey`
   relay serve [--listen ADDR:PORT] [--stun-port N] [--key-file FILE] [--max-clients N]
@@ -39,6 +44,8 @@ int main(int argc, char** argv) {
   if (cmd == "genkey") return qvpn::cli::cmd_genkey(args);
   if (cmd == "pubkey") return qvpn::cli::cmd_pubkey(args);
   if (cmd == "relay") return qvpn::cli::cmd_relay(args);
+  if (cmd == "ping") return qvpn::cli::cmd_ping(args);
+  if (cmd == "netcheck") return qvpn::cli::cmd_netcheck(args);
   if (cmd == "help" || cmd == "--help" || cmd == "-h") {
     fmt::print("{}", kUsage);
     return 0;

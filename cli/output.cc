@@ -31,15 +31,54 @@ std::string bytes_text(uint64_t b) {
   return u == 0 ? fmt::format("{} B", b) : fmt::format("{:.2f} {}", v, units[u]);
 }
 
+const nlohmann::json* path_of(const InterfaceStatus& s, const dataplane::PublicKey& key) {
+  if (!s.paths.is_object()) return nullptr;
+  const std::string k = dataplane::to_base64(key.bytes);
+  for (const auto& p : s.paths["peers"]) {
+    if (p["public_key"] == k) return &p["path"];
+  }
+  return nullptr;
+}
+
+const nlohmann::json* home_relay(const InterfaceStatus& s) {
+  if (!s.paths.is_object()) return nullptr;
+  for (const auto& r : s.paths["relays"]) {
+    if (r["home"] == true) return &r;
+  }
+  return nullptr;
+}
+
+std::string path_text(const nlohmann::json& p) {
+  std::string out;
+  if (p["type"] == "direct") {
+    out = "direct " + p["endpoint"].get<std::string>();
+    if (p["rtt_ms"].is_number()) out += fmt::format(" (rtt {:.2f} ms)", p["rtt_ms"].get<double>());
+  } else if (p["type"] == "relay") {
+    out = "relay \"" + p["relay"].get<std::string>() + "\"";
+  } else {
+    out = "none";
+  }
+  if (p.contains("reason")) out += " — " + p["reason"].get<std::string>();
+  return out;
+}
+
 }  // namespace
 
 std::string status_text(const InterfaceStatus& s, int64_t now_unix) {
   std::string out = fmt::format("interface: {}\n  public key: {}\n  listening port: {}\n",
                                 s.name, public_key_text(s.state), s.state.listen_port);
   if (s.state.fwmark) out += fmt::format("  fwmark: 0x{:x}\n", s.state.fwmark);
+  if (const auto* r = home_relay(s)) {
+    out += fmt::format("  relay: {} {}, {}", (*r)["name"].get<std::string>(),
+                       (*r)["address"].get<std::string>(),
+                       (*r)["connected"] == true ? "connected" : "not connected");
+    if ((*r)["latency_ms"].is_number()) out += fmt::format(", {:.2f} ms", (*r)["latency_ms"].get<double>());
+    out += "\n";
+  }
   for (const auto& p : s.state.peers) {
     out += fmt::format("\npeer: {}\n", dataplane::to_base64(p.public_key.bytes));
     if (p.endpoint) out += fmt::format("  endpoint: {}\n", p.endpoint->to_string());
+    if (const auto* path = path_of(s, p.public_key)) out += "  path: " + path_text(*path) + "\n";
     std::string ips;
     for (const auto& a : p.allowed_ips) ips += (ips.empty() ? "" : ", ") + a.to_string();
     out += fmt::format("  allowed ips: {}\n", ips.empty() ? "(none)" : ips);
@@ -77,6 +116,7 @@ std::string status_json(const std::vector<InterfaceStatus>& all, int64_t now_uni
           {"persistent_keepalive", p.persistent_keepalive},
           {"preshared_key", p.preshared_key.has_value()},
       };
+      if (const auto* path = path_of(s, p.public_key)) peer["path"] = *path;
       peers.push_back(std::move(peer));
     }
     nlohmann::json iface = {
@@ -87,6 +127,10 @@ std::string status_json(const std::vector<InterfaceStatus>& all, int64_t now_uni
         {"peers", peers},
     };
     if (!s.counters.empty()) iface["counters"] = s.counters;
+    if (s.paths.is_object()) {
+      const auto* r = home_relay(s);
+      iface["relay"] = r ? *r : nlohmann::json();
+    }
     interfaces.push_back(std::move(iface));
   }
   return nlohmann::json{{"interfaces", interfaces}}.dump(2) + "\n";

@@ -1,6 +1,7 @@
 #pragma once
 // How `qvpn status` shows interfaces: text for people, JSON for programs.
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "core/uapi_text.h"
@@ -11,6 +12,8 @@ struct InterfaceStatus {
   std::string name;
   core::UapiState state;
   std::map<std::string, uint64_t> counters;  // empty when the daemon is not qvpn
+  // get=paths: {"relays": [...], "peers": [{"public_key", "path"}]}; null without NAT traversal.
+  nlohmann::json paths;
 };
 
 std::string status_text(const InterfaceStatus& s, int64_t now_unix);

@@ -17,6 +17,7 @@
 
 #include "core/config.h"
 #include "core/crypto_pool.h"
+#include "core/nat_traversal.h"
 #include "core/uapi_text.h"
 #include "dataplane/device.h"
 #include "dataplane/gro_coalesce.h"
@@ -63,6 +64,8 @@ class Node : private dataplane::Sink {
   bool udp_gso() const { return udp_.gso(); }
   bool udp_gro() const { return udp_.gro(); }
   unsigned crypto_threads() const { return crypto_.threads(); }
+  // NAT traversal, when the config names relays; nullptr otherwise.
+  NatTraversal* nat() { return nat_.get(); }
 
   // Starts reading; the node stops itself when the interface is deleted.
   void start();
@@ -89,6 +92,7 @@ class Node : private dataplane::Sink {
   void on_timer();
   bool rebind(uint16_t port);
   void route_everything(bool v4, bool v6);
+  void start_nat(const Config& config, std::span<const std::optional<platform::Endpoint>> endpoints);
 
   asio::io_context& io_;
   DataPathOptions options_;
@@ -101,6 +105,7 @@ class Node : private dataplane::Sink {
   dataplane::Device device_;
   uint32_t fwmark_ = 0;
   std::vector<platform::RoutingRule> rules_;  // ours, removed when the node goes
+  std::unique_ptr<NatTraversal> nat_;
   bool stopped_ = false;
 
   // Batch buffers, allocated once (pages are only touched as traffic needs them). Outbound
@@ -119,6 +124,7 @@ class Node : private dataplane::Sink {
   std::vector<dataplane::InboundDatagram> inbound_;
   std::vector<uint8_t> gro_out_;
   std::vector<dataplane::GroWrite> gro_writes_;
+  std::vector<platform::OutDatagram> routed_;  // a batch with NAT traversal's paths
 };
 
 }  // namespace qvpn::core

@@ -39,6 +39,7 @@ void Node::apply_config(const Config& config) {
     for (const auto& prefix : pc.allowed_ips) device_.add_allowed_ip(peer, prefix);
     device_.set_persistent_keepalive(peer, pc.persistent_keepalive, now, *this);
   }
+  if (config.nat.enabled()) start_nat(config, endpoints);
 
   set_mtu(config.interface.mtu);
   platform::set_link_mtu(name(), int(config.interface.mtu));
@@ -58,6 +59,37 @@ void Node::apply_config(const Config& config) {
   }
   if (everything_v4 || everything_v6) route_everything(everything_v4, everything_v6);
   reschedule();
+}
+
+// Managed peers: the Device sends to a pseudo endpoint and NatTraversal picks the path.
+void Node::start_nat(const Config& config,
+                     std::span<const std::optional<platform::Endpoint>> endpoints) {
+  nat_ = std::make_unique<NatTraversal>(
+      io_, config.nat, config.interface.private_key, udp_.local_port(),
+      NatTraversal::Io{
+          .send_udp =
+              [this](std::span<const uint8_t> bytes, const platform::Endpoint& to, int ttl) {
+                if (ttl) {
+                  udp_.send_to(bytes, to, ttl);
+                } else {
+                  udp_.send_to(bytes, to);
+                }
+              },
+          .deliver =
+              [this](std::span<const uint8_t> bytes, const platform::Endpoint& from) {
+                device_.handle_datagram(bytes, from, platform::MonoClock::now(), *this);
+                reschedule();
+              },
+          .tunnel_interface = name(),
+      });
+  for (size_t i = 0; i < config.peers.size(); ++i) {
+    const PeerConfig& pc = config.peers[i];
+    dataplane::Peer* peer = device_.find_peer(pc.public_key);
+    if (!peer) continue;  // our own key
+    peer->roaming = false;
+    device_.set_endpoint(*peer, nat_->add_peer(pc.public_key, pc.path, endpoints[i], pc.relay));
+  }
+  nat_->start();
 }
 
 // A full tunnel, as wg-quick sets one up: the tunnel's own UDP packets carry a firewall
@@ -92,6 +124,7 @@ UapiState Node::uapi_state() {
     p.public_key = peer->public_key();
     if (!peer->handshake.preshared.is_zero()) p.preshared_key = peer->handshake.preshared;
     p.endpoint = peer->endpoint;
+    if (nat_ && p.endpoint) p.endpoint = nat_->shown_endpoint(*p.endpoint);
     p.persistent_keepalive = peer->persistent_keepalive;
     if (peer->stats.last_handshake) {
       const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(

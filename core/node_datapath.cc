@@ -30,6 +30,11 @@ constexpr size_t kTunReadSize = dataplane::kVirtioNetHdrSize + 65535;
 
 uint8_t* uninitialised(size_t n) { return new uint8_t[n]; }  // pages untouched until used
 
+// WireGuard's four message types, then three zero bytes; disco and STUN never start so.
+bool is_wireguard(std::span<const uint8_t> b) {
+  return b.size() >= 4 && b[0] >= 1 && b[0] <= 4 && b[1] == 0 && b[2] == 0 && b[3] == 0;
+}
+
 }  // namespace
 
 void Node::allocate_buffers() {
@@ -129,7 +134,14 @@ void Node::drain_udp() {
     for (int i = 0; i < n; ++i) {
       const platform::InDatagrams& in = rx_[size_t(i)];
       for (size_t off = 0; off < in.len; off += in.segment_size) {
-        inbound_.push_back({in.buf.subspan(off, std::min(in.segment_size, in.len - off)), in.from});
+        const auto bytes = in.buf.subspan(off, std::min(in.segment_size, in.len - off));
+        if (!nat_) {
+          inbound_.push_back({bytes, in.from});
+        } else if (is_wireguard(bytes)) {
+          inbound_.push_back({bytes, nat_->inbound_source(in.from)});
+        } else {
+          nat_->handle_udp(bytes, in.from);
+        }
       }
     }
     device_.handle_datagrams(inbound_, platform::MonoClock::now(), *this);
@@ -141,11 +153,46 @@ void Node::drain_udp() {
 void Node::send_datagram(std::span<const uint8_t> bytes, const platform::Endpoint& to) {
   // A full socket buffer or an unreachable network drops the datagram, as a router would;
   // WireGuard's timers recover.
-  udp_.send_to(bytes, to);
+  if (!nat_) {
+    udp_.send_to(bytes, to);
+    return;
+  }
+  platform::Endpoint direct;
+  switch (nat_->route(to, direct, platform::MonoClock::now())) {
+    case NatTraversal::Via::kUdp:
+      udp_.send_to(bytes, direct);
+      break;
+    case NatTraversal::Via::kRelay:
+      nat_->send_relayed(to, bytes);
+      break;
+    case NatTraversal::Via::kDrop:
+      break;
+  }
 }
 
 void Node::send_datagrams(std::span<const platform::OutDatagram> datagrams) {
-  udp_.send_batch(datagrams);
+  if (!nat_) {
+    udp_.send_batch(datagrams);
+    return;
+  }
+  // Managed peers' datagrams go to their current path: rewritten to the direct endpoint
+  // (keeping GSO runs together), or handed to the relay.
+  const auto now = platform::MonoClock::now();
+  routed_.clear();
+  for (const auto& d : datagrams) {
+    platform::Endpoint direct;
+    switch (nat_->route(d.to, direct, now)) {
+      case NatTraversal::Via::kUdp:
+        routed_.push_back({d.bytes, direct});
+        break;
+      case NatTraversal::Via::kRelay:
+        nat_->send_relayed(d.to, d.bytes);
+        break;
+      case NatTraversal::Via::kDrop:
+        break;
+    }
+  }
+  udp_.send_batch(routed_);
 }
 
 void Node::write_tun(std::span<const uint8_t> ip_packet) {

@@ -67,7 +67,9 @@ std::vector<uint8_t> plaintext_of(const DiscoMessage& message) {
   } else {
     const auto& cmm = std::get<DiscoCallMeMaybe>(message);
     p.push_back(kCallMeMaybe);
-    p.push_back(static_cast<uint8_t>((cmm.opened ? kOpened : 0) | (cmm.hard_nat ? kHardNat : 0)));
+    p.push_back(static_cast<uint8_t>((cmm.opened_toward ? kOpened : 0) | (cmm.hard_nat ? kHardNat : 0)));
+    p.push_back(cmm.generation);
+    p.push_back(cmm.opened_toward.value_or(0));
     const size_t n = std::min(cmm.endpoints.size(), kDiscoMaxEndpoints);
     p.push_back(static_cast<uint8_t>(n));
     for (size_t i = 0; i < n; ++i) put_endpoint(p, cmm.endpoints[i]);
@@ -100,9 +102,12 @@ std::optional<DiscoMessage> parse_plaintext(std::span<const uint8_t> plain) {
     case kCallMeMaybe: {
       DiscoCallMeMaybe cmm;
       const auto flags = r.byte();
+      const auto generation = r.byte();
+      const auto toward = r.byte();
       const auto count = r.byte();
-      if (!flags || !count || *count > kDiscoMaxEndpoints) return std::nullopt;
-      cmm.opened = *flags & kOpened;
+      if (!count || *count > kDiscoMaxEndpoints) return std::nullopt;
+      cmm.generation = *generation;
+      if (*flags & kOpened) cmm.opened_toward = *toward;
       cmm.hard_nat = *flags & kHardNat;
       for (int i = 0; i < *count; ++i) {
         const auto ep = r.endpoint();

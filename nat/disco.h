@@ -38,7 +38,9 @@ struct DiscoPong {
 // Sent through the relay: "here are my candidates, punch toward them" (nat/peer_path.h).
 struct DiscoCallMeMaybe {
   std::vector<platform::Endpoint> endpoints;
-  bool opened = false;  // the sender has opened its NAT toward the receiver's candidates
+  uint8_t generation = 0;  // of these endpoints: it changes when they do
+  // The generation of the receiver's endpoints toward which the sender has opened its NAT.
+  std::optional<uint8_t> opened_toward;
   bool hard_nat = false;  // the sender's NAT maps per destination and it has no port mapping
   bool operator==(const DiscoCallMeMaybe&) const = default;
 };

@@ -42,12 +42,13 @@ void PeerPath::set_relay_usable(bool usable, platform::TimePoint now) {
   relay_usable_ = usable;
 }
 
-void PeerPath::local_candidates_changed() {
+void PeerPath::local_candidates_changed(uint8_t generation) {
+  local_generation_ = generation;
   // From a new network our NAT is not open toward the peer until we punch again.
-  punched_ = false;
-  sent_opened_ = false;
+  punched_.reset();
+  sent_opened_.reset();
   next_call_me_maybe_.reset();
-  if (relay_usable_) reply_opened_ = true;
+  reply_owed_ = true;
 }
 
 PeerPath::Candidate& PeerPath::candidate(const platform::Endpoint& endpoint,
@@ -74,20 +75,23 @@ PeerPath::Candidate& PeerPath::candidate(const platform::Endpoint& endpoint,
   return candidates_.back();
 }
 
-void PeerPath::on_call_me_maybe(std::span<const platform::Endpoint> candidates, bool opened,
+void PeerPath::on_call_me_maybe(std::span<const platform::Endpoint> candidates,
+                                uint8_t generation, std::optional<uint8_t> opened_toward,
                                 bool peer_hard, platform::TimePoint now) {
   heard_from_peer_ = true;
   peer_hard_ = peer_hard;
   if (policy_ == PathPolicy::kRelay) return;
+  // Open toward what we announce now; an older set may have been another network's.
+  const bool opened = opened_toward == local_generation_;
   for (const auto& ep : candidates) {
     Candidate& c = candidate(ep, now);
     punches_.push_back({ep, new_txid(), true});
     // The peer's NAT is open toward us: ping for real (after the punch, in poll order).
     if (opened) c.punch_until = now + t_.punch_window;
   }
-  punched_ = true;
-  // The peer learns that we are open now too, unless it already knows.
-  if (!opened || !sent_opened_) reply_opened_ = true;
+  punched_ = generation;
+  // The peer learns that we are open toward its candidates, unless it already knows.
+  if (sent_opened_ != generation) reply_owed_ = true;
 }
 
 void PeerPath::on_ping_from(const platform::Endpoint& from, platform::TimePoint now) {
@@ -203,11 +207,11 @@ PeerPath::Output PeerPath::poll(platform::TimePoint now) {
   const bool direct = route(now).kind == Route::Kind::kDirect;
   if (relay_usable_ && policy_ != PathPolicy::kRelay) {
     const bool periodic = !direct && next_call_me_maybe_ && now >= *next_call_me_maybe_;
-    if (reply_opened_ || periodic || !next_call_me_maybe_) {
-      const bool opened = punched_;
-      out.call_me_maybe_opened = opened;
-      sent_opened_ = opened;
-      reply_opened_ = false;
+    if (reply_owed_ || periodic || !next_call_me_maybe_) {
+      out.call_me_maybe = true;
+      out.opened_toward = punched_;
+      sent_opened_ = punched_;
+      reply_owed_ = false;
       next_call_me_maybe_ = now + t_.call_me_maybe_interval;
     }
   }
@@ -219,7 +223,7 @@ std::optional<platform::TimePoint> PeerPath::next_deadline(platform::TimePoint n
   const auto consider = [&](platform::TimePoint t) {
     if (!next || t < *next) next = t;
   };
-  if (!punches_.empty() || reply_opened_) consider(now);
+  if (!punches_.empty() || (reply_owed_ && relay_usable_)) consider(now);
   for (const auto& c : candidates_) {
     if (const auto due = ping_due(c, now)) consider(std::max(*due, now));
     // The moment a path stops being trusted, the route changes.

@@ -6,12 +6,14 @@
 // Punching (docs/nat-traversal.md): a Linux NAT that sees the peer's packet before its own
 // host has sent toward the peer records an unreplied entry and then gives its host a new
 // port for that peer. So nobody sends a normal packet toward candidates before the peer has
-// said it opened its side ("opened" call-me-maybe):
-//   1. X sends call-me-maybe(X's candidates, opened = false) through the relay.
+// said it opened its side toward exactly those candidates. Each side numbers its candidate
+// sets (a generation); a call-me-maybe carries the sender's candidates and generation and,
+// once it has punched toward them, the generation of the receiver's set it opened toward:
+//   1. X sends call-me-maybe(X's candidates, generation x) through the relay.
 //   2. Y sends each of X's candidates a low-TTL ping: it opens Y's NAT toward X and dies
-//      between the NATs. Y answers call-me-maybe(Y's candidates, opened = true).
-//   3. X does the same low-TTL punch toward Y, then pings Y's candidates for real, and says
-//      opened too; Y, told that X is open, pings X's candidates.
+//      between the NATs. Y answers call-me-maybe(Y's candidates, y, opened toward x).
+//   3. X does the same low-TTL punch toward Y and, Y being open toward X's current set,
+//      pings Y's candidates for real; it answers (X's, x, opened toward y), and Y pings too.
 // A pong proves a candidate. The best proven one (lowest round trip, a private address on
 // a near tie) carries traffic while its pongs keep coming; otherwise the relay does.
 #include <array>
@@ -61,8 +63,10 @@ class PeerPath {
   };
   struct Output {
     std::vector<Ping> pings;
-    // Send a call-me-maybe with our candidates through the relay.
-    std::optional<bool> call_me_maybe_opened;
+    // Send a call-me-maybe with our candidates through the relay, opened toward this
+    // generation of the peer's candidates (nullopt: not yet punched).
+    bool call_me_maybe = false;
+    std::optional<uint8_t> opened_toward;
   };
   struct Route {
     enum class Kind { kNone, kDirect, kRelay } kind = Kind::kNone;
@@ -86,13 +90,15 @@ class PeerPath {
   void set_relay_usable(bool usable, platform::TimePoint now);
   // Whether this node's own NAT maps per destination with no port mapping to help.
   void set_local_hard_nat(bool hard) { local_hard_ = hard; }
-  // Our candidates changed (a new network, a STUN answer, a port mapping): tell the peer.
-  void local_candidates_changed();
+  // Our candidates changed (a new network, a STUN answer, a port mapping) and are now this
+  // generation: tell the peer.
+  void local_candidates_changed(uint8_t generation);
 
-  // The peer's call-me-maybe: its candidates, whether it has opened its NAT toward ours,
-  // and whether it is behind a hard NAT without a port mapping.
-  void on_call_me_maybe(std::span<const platform::Endpoint> candidates, bool opened,
-                        bool peer_hard, platform::TimePoint now);
+  // The peer's call-me-maybe: its candidates and their generation, which generation of ours
+  // it has opened its NAT toward, and whether it is behind a hard NAT without a port mapping.
+  void on_call_me_maybe(std::span<const platform::Endpoint> candidates, uint8_t generation,
+                        std::optional<uint8_t> opened_toward, bool peer_hard,
+                        platform::TimePoint now);
   // A disco ping from the peer arrived directly from `from` (the driver answers the pong).
   void on_ping_from(const platform::Endpoint& from, platform::TimePoint now);
   // A pong; false when the txid is not one of ours.
@@ -134,9 +140,10 @@ class PeerPath {
   bool local_hard_ = false;
   bool peer_hard_ = false;
   bool heard_from_peer_ = false;  // a call-me-maybe arrived
-  bool punched_ = false;          // low-TTL punches went toward the peer's candidates
-  bool sent_opened_ = false;      // our last call-me-maybe said opened
-  bool reply_opened_ = false;     // owe the peer an opened call-me-maybe
+  uint8_t local_generation_ = 0;
+  std::optional<uint8_t> punched_;      // the peer's generation we punched toward
+  std::optional<uint8_t> sent_opened_;  // what our last call-me-maybe said we opened toward
+  bool reply_owed_ = false;             // the peer should hear from us now
   std::optional<platform::TimePoint> next_call_me_maybe_;
   std::optional<platform::TimePoint> last_traffic_;
 };

@@ -44,7 +44,8 @@ TEST_CASE("disco: every message type round-trips, IPv4 and IPv6") {
   for (int i = 0; i < 16; ++i) {
     many.endpoints.push_back(i % 2 ? ep("[2001:db8::7]:41641") : ep("44.1.0.2:41641"));
   }
-  many.opened = true;
+  many.generation = 200;
+  many.opened_toward = 7;
   DiscoCallMeMaybe hard;
   hard.hard_nat = true;
   const DiscoMessage messages[] = {
@@ -107,8 +108,10 @@ TEST_CASE("disco: bad plaintexts are refused") {
   auto pong = ping({1, 2});
   pong.insert(pong.end(), {5, 1, 2, 3, 4, 0, 1});  // family 5
   CHECK(!p.b_from_a.open(seal_raw(p, pong)));
-  CHECK(!p.b_from_a.open(seal_raw(p, {1, 3, 0, 17})));  // 17 endpoints
-  CHECK(!p.b_from_a.open(seal_raw(p, {1, 3, 0, 2, 4, 1, 2, 3, 4, 0, 1})));  // 2 promised, 1 given
+  CHECK(p.b_from_a.open(seal_raw(p, {1, 3, 0, 5, 0, 0})));  // the control: no endpoints
+  CHECK(!p.b_from_a.open(seal_raw(p, {1, 3, 0, 5, 0, 17})));  // 17 endpoints
+  CHECK(!p.b_from_a.open(seal_raw(p, {1, 3, 0, 5, 0, 2, 4, 1, 2, 3, 4, 0, 1})));  // 2 promised, 1 given
+  CHECK(!p.b_from_a.open(seal_raw(p, {1, 3, 0, 5})));  // cut short
   CHECK(!p.b_from_a.open(seal_raw(p, {})));
 }
 

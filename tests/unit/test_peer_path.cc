@@ -41,42 +41,45 @@ TEST_CASE("the opened call-me-maybe exchange: nobody pings for real before the p
   const auto b_lan = ep("192.168.2.2:41641"), b_wan = ep("44.2.0.2:41641");
   PeerPath a(PathPolicy::kAuto, std::nullopt);  // A's view of B
   PeerPath b(PathPolicy::kAuto, std::nullopt);  // B's view of A
+  a.local_candidates_changed(1);
+  b.local_candidates_changed(9);
   CHECK(a.route(t0).kind == Kind::kNone);
 
-  // 1. A reaches the relay and announces itself, not yet opened.
+  // 1. A reaches the relay and announces its candidates (generation 1), not yet opened.
   a.set_relay_usable(true, t0);
   CHECK(a.route(t0).kind == Kind::kRelay);
   auto out = a.poll(t0);
-  REQUIRE(out.call_me_maybe_opened);
-  CHECK(!*out.call_me_maybe_opened);
+  CHECK(out.call_me_maybe);
+  CHECK(!out.opened_toward);
   CHECK(out.pings.empty());
 
-  // 2. B punches A's candidates with low TTL only, and answers opened.
+  // 2. B punches A's candidates with low TTL only, and answers: opened toward A's set 1.
   b.set_relay_usable(true, t0);
+  b.poll(t0);
   const platform::Endpoint a_cands[] = {a_lan, a_wan};
-  b.on_call_me_maybe(a_cands, false, false, t0);
+  b.on_call_me_maybe(a_cands, 1, std::nullopt, false, t0);
   out = b.poll(t0);
   CHECK(out.pings.size() == 2);
   CHECK(full_pings(out).empty());
-  REQUIRE(out.call_me_maybe_opened);
-  CHECK(*out.call_me_maybe_opened);
+  CHECK(out.call_me_maybe);
+  CHECK(out.opened_toward == std::optional<uint8_t>(1));
 
-  // 3. A punches, then pings B's candidates for real, and answers opened as well.
+  // 3. A punches, then pings B's candidates for real, and answers opened toward B's set 9.
   const platform::Endpoint b_cands[] = {b_lan, b_wan};
-  a.on_call_me_maybe(b_cands, true, false, t0 + 10ms);
+  a.on_call_me_maybe(b_cands, 9, 1, false, t0 + 10ms);
   out = a.poll(t0 + 10ms);
   REQUIRE(out.pings.size() == 4);
   CHECK(out.pings[0].low_ttl);
   CHECK(out.pings[1].low_ttl);
   CHECK(full_pings(out).size() == 2);
-  REQUIRE(out.call_me_maybe_opened);
-  CHECK(*out.call_me_maybe_opened);
+  CHECK(out.call_me_maybe);
+  CHECK(out.opened_toward == std::optional<uint8_t>(9));
 
-  // B, told A is open, pings A's candidates for real; it does not answer again.
-  b.on_call_me_maybe(a_cands, true, false, t0 + 20ms);
+  // B, told A is open toward its set 9, pings A's candidates for real; it does not answer again.
+  b.on_call_me_maybe(a_cands, 1, 9, false, t0 + 20ms);
   auto bout = b.poll(t0 + 20ms);
   CHECK(full_pings(bout).size() == 2);
-  CHECK(!bout.call_me_maybe_opened);
+  CHECK(!bout.call_me_maybe);
 
   // Only the WAN candidate answers: it becomes the direct path.
   pong_all(a, out, b_wan, t0 + 11ms);
@@ -89,13 +92,34 @@ TEST_CASE("the opened call-me-maybe exchange: nobody pings for real before the p
   CHECK(!a.on_pong(PingTxId{}, t0 + 12ms));
 }
 
+TEST_CASE("opened toward an older set of our candidates is not taken as open") {
+  PeerPath a(PathPolicy::kAuto, std::nullopt);
+  a.local_candidates_changed(1);
+  a.set_relay_usable(true, t0);
+  a.poll(t0);
+  // A moved (a STUN answer, a new network): its candidates are now generation 2.
+  a.local_candidates_changed(2);
+  auto out = a.poll(t0);
+  CHECK(out.call_me_maybe);
+  CHECK(!out.opened_toward);  // it must punch toward the peer again first
+  // The peer had opened toward generation 1 only: A punches but does not ping for real.
+  const platform::Endpoint cands[] = {ep("44.2.0.2:41641")};
+  a.on_call_me_maybe(cands, 5, 1, false, t0);
+  out = a.poll(t0);
+  CHECK(out.pings.size() == 1);
+  CHECK(full_pings(out).empty());
+  CHECK(out.opened_toward == std::optional<uint8_t>(5));
+  a.on_call_me_maybe(cands, 5, 2, false, t0 + 1ms);
+  CHECK(full_pings(a.poll(t0 + 1ms)).size() == 1);
+}
+
 TEST_CASE("a direct path falls back to the relay when its pongs stop, and comes back") {
   const auto b_wan = ep("44.2.0.2:41641");
   PeerPath a(PathPolicy::kAuto, std::nullopt);
   a.set_relay_usable(true, t0);
   a.poll(t0);
   const platform::Endpoint cands[] = {b_wan};
-  a.on_call_me_maybe(cands, true, false, t0);
+  a.on_call_me_maybe(cands, 1, 0, false, t0);
   auto now = t0;
   auto out = a.poll(now);
   pong_all(a, out, b_wan, now + 1ms);
@@ -119,7 +143,7 @@ TEST_CASE("a direct path falls back to the relay when its pongs stop, and comes 
     REQUIRE(*next > now);
     now = *next;
     a.note_traffic(now);
-    asked |= a.poll(now).call_me_maybe_opened.has_value();
+    asked |= a.poll(now).call_me_maybe;
   }
   CHECK(now - blocked <= 5s);
   CHECK(a.route(now).kind == Kind::kRelay);
@@ -129,7 +153,7 @@ TEST_CASE("a direct path falls back to the relay when its pongs stop, and comes 
   for (int i = 0; i < 20 && !retry; ++i) {
     now += 500ms;
     out = a.poll(now);
-    asked |= out.call_me_maybe_opened.has_value();
+    asked |= out.call_me_maybe;
     if (!full_pings(out).empty()) retry = out;
   }
   CHECK(asked);
@@ -144,7 +168,7 @@ TEST_CASE("choosing among proven paths: lower round trip, a private address on a
   PeerPath a(PathPolicy::kAuto, std::nullopt);
   a.set_relay_usable(true, t0);
   const platform::Endpoint cands[] = {wan, lan, wan2};
-  a.on_call_me_maybe(cands, true, false, t0);
+  a.on_call_me_maybe(cands, 1, 0, false, t0);
   auto out = a.poll(t0);
   auto pings = full_pings(out);
   REQUIRE(pings.size() == 3);
@@ -169,10 +193,10 @@ TEST_CASE("policies: relay only never probes; direct only never relays; a static
   PeerPath relay_only(PathPolicy::kRelay, stat);
   relay_only.set_relay_usable(true, t0);
   const platform::Endpoint cands[] = {ep("44.2.0.2:1")};
-  relay_only.on_call_me_maybe(cands, true, false, t0);
+  relay_only.on_call_me_maybe(cands, 1, 0, false, t0);
   auto out = relay_only.poll(t0);
   CHECK(out.pings.empty());
-  CHECK(!out.call_me_maybe_opened);
+  CHECK(!out.call_me_maybe);
   CHECK(relay_only.route(t0).kind == Kind::kRelay);
   CHECK(relay_only.reason(t0) == "policy: relay only");
   relay_only.set_relay_usable(false, t0);
@@ -215,7 +239,7 @@ TEST_CASE("reasons for the relay") {
   CHECK(a.reason(t0) == "no candidates from the peer yet");
   a.set_local_hard_nat(true);
   const platform::Endpoint cands[] = {ep("44.2.0.2:1")};
-  a.on_call_me_maybe(cands, false, true, t0);
+  a.on_call_me_maybe(cands, 1, std::nullopt, true, t0);
   CHECK(a.reason(t0) == "both sides behind hard NAT, no port mapping");
   a.set_local_hard_nat(false);
   CHECK(a.reason(t0).starts_with("the peer is behind a hard NAT"));
