@@ -133,8 +133,9 @@ void NatTraversal::start() {
   }
   for (auto& [_, r] : relays_) r->start();
   const auto now = platform::MonoClock::now();
-  refresh_candidates(now);
+  // Candidates are announced once the first STUN answers (or silence) tell our mapping.
   start_stun(now);
+  if (!stun_) refresh_candidates(now);
   reschedule();
 }
 

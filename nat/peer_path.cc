@@ -96,10 +96,10 @@ void PeerPath::on_call_me_maybe(std::span<const platform::Endpoint> candidates,
 
 void PeerPath::on_ping_from(const platform::Endpoint& from, platform::TimePoint now) {
   if (policy_ == PathPolicy::kRelay) return;
-  // Its packet crossed both NATs, so ours has an entry for this pair: ping back at once.
+  // Its packet crossed both NATs, so ours has an entry for this pair: ping back, at the
+  // punching pace (never once per ping received, or two peers would echo forever).
   Candidate& c = candidate(from, now);
-  c.punch_until = now + t_.punch_window;
-  c.last_ping.reset();
+  if (!trusted(c, now)) c.punch_until = now + t_.punch_window;
 }
 
 bool PeerPath::on_pong(const PingTxId& txid, platform::TimePoint now) {
@@ -205,7 +205,9 @@ PeerPath::Output PeerPath::poll(platform::TimePoint now) {
     pending_.erase(pending_.begin(), pending_.end() - 4 * kMaxCandidates);
   }
   const bool direct = route(now).kind == Route::Kind::kDirect;
-  if (relay_usable_ && policy_ != PathPolicy::kRelay) {
+  // Nothing to announce before our candidates are known (generation 0): a peer told to
+  // ping us before we know our own mapping would reach our NAT before we open it.
+  if (relay_usable_ && policy_ != PathPolicy::kRelay && local_generation_ != 0) {
     const bool periodic = !direct && next_call_me_maybe_ && now >= *next_call_me_maybe_;
     if (reply_owed_ || periodic || !next_call_me_maybe_) {
       out.call_me_maybe = true;
@@ -223,7 +225,7 @@ std::optional<platform::TimePoint> PeerPath::next_deadline(platform::TimePoint n
   const auto consider = [&](platform::TimePoint t) {
     if (!next || t < *next) next = t;
   };
-  if (!punches_.empty() || (reply_owed_ && relay_usable_)) consider(now);
+  if (!punches_.empty() || (reply_owed_ && relay_usable_ && local_generation_ != 0)) consider(now);
   for (const auto& c : candidates_) {
     if (const auto due = ping_due(c, now)) consider(std::max(*due, now));
     // The moment a path stops being trusted, the route changes.
@@ -233,7 +235,7 @@ std::optional<platform::TimePoint> PeerPath::next_deadline(platform::TimePoint n
     }
   }
   if (relay_usable_ && policy_ != PathPolicy::kRelay && next_call_me_maybe_ &&
-      route(now).kind != Route::Kind::kDirect) {
+      local_generation_ != 0 && route(now).kind != Route::Kind::kDirect) {
     consider(std::max(*next_call_me_maybe_, now));
   }
   if (!pending_.empty()) consider(pending_.front().sent + t_.ping_timeout);

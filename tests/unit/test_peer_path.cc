@@ -41,6 +41,11 @@ TEST_CASE("the opened call-me-maybe exchange: nobody pings for real before the p
   const auto b_lan = ep("192.168.2.2:41641"), b_wan = ep("44.2.0.2:41641");
   PeerPath a(PathPolicy::kAuto, std::nullopt);  // A's view of B
   PeerPath b(PathPolicy::kAuto, std::nullopt);  // B's view of A
+  // Before its own candidates are known, a node announces nothing.
+  a.set_relay_usable(true, t0);
+  CHECK(!a.poll(t0).call_me_maybe);
+  CHECK(!a.next_deadline(t0));
+  a.set_relay_usable(false, t0);
   a.local_candidates_changed(1);
   b.local_candidates_changed(9);
   CHECK(a.route(t0).kind == Kind::kNone);
@@ -116,10 +121,11 @@ TEST_CASE("opened toward an older set of our candidates is not taken as open") {
 TEST_CASE("a direct path falls back to the relay when its pongs stop, and comes back") {
   const auto b_wan = ep("44.2.0.2:41641");
   PeerPath a(PathPolicy::kAuto, std::nullopt);
+  a.local_candidates_changed(1);
   a.set_relay_usable(true, t0);
   a.poll(t0);
   const platform::Endpoint cands[] = {b_wan};
-  a.on_call_me_maybe(cands, 1, 0, false, t0);
+  a.on_call_me_maybe(cands, 1, 1, false, t0);
   auto now = t0;
   auto out = a.poll(now);
   pong_all(a, out, b_wan, now + 1ms);
@@ -231,6 +237,9 @@ TEST_CASE("a ping from a new address (NAT rebinding, a new network) is pinged ba
   CHECK(pings[0].to == new_ep);
   a.on_pong(pings[0].txid, t0 + 1ms);
   CHECK(a.route(t0 + 1ms).endpoint == new_ep);
+  // More pings from the peer do not each trigger a ping back: two peers would echo forever.
+  for (int i = 0; i < 10; ++i) a.on_ping_from(new_ep, t0 + 2ms);
+  CHECK(full_pings(a.poll(t0 + 2ms)).empty());
 }
 
 TEST_CASE("reasons for the relay") {
