@@ -21,8 +21,8 @@ constexpr std::string_view kUsage = R"(Usage: qvpn COMMAND [ARGS]
                          UDP, STUN mappings, hard or easy NAT, and relay round trips
   genkey                 print a new private key (base64), as `wg genkey`
   pubkey                 read a private key on stdin, print its public key, as `wg pubkey`
-  relay serve [--listen ADDR:PORT] [--stun-port N] [--key-file FILE] [--max-clients N]
-              [--rate BYTES_PER_S] [--queue BYTES]
+  relay serve [--listen ADDR:PORT] [--stun-port N] [--tls-cert FILE --tls-key FILE]
+              [--key-file FILE] [--max-clients N] [--rate BYTES_PER_S] [--queue BYTES]
                          run a relay for nodes that cannot reach each other directly,
                          and a STUN server (docs/protocol/relay.md)
 

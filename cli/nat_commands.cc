@@ -165,7 +165,7 @@ int cmd_netcheck(const Args& args) {
   const auto throwaway = dataplane::generate_private_key();
   std::vector<std::unique_ptr<core::RelayClient>> clients;
   for (const auto& r : config.nat.relays) {
-    clients.push_back(std::make_unique<core::RelayClient>(io, core::RelayClientOptions{r.address},
+    clients.push_back(std::make_unique<core::RelayClient>(io, core::RelayClientOptions{.address = r.address, .tls = r.tls, .ca_file = r.ca_file},
                                                           throwaway, core::RelayClient::Callbacks{}));
     clients.back()->start();
   }

@@ -95,6 +95,7 @@ NatTraversal::NatTraversal(asio::io_context& io, const NatConfig& config,
 
 NatTraversal::~NatTraversal() {
   *alive_ = false;
+  port_mapper_.reset();  // deletes the mapping; its callback no longer runs
   for (auto& p : pings_) p->timer.cancel();
 }
 
@@ -103,35 +104,40 @@ platform::Endpoint NatTraversal::add_peer(const dataplane::PublicKey& key, PathP
                                           const std::string& relay) {
   if (Peer* p = peer_of(key)) return p->pseudo;
   const std::string name = relay.empty() ? config_.home().name : relay;
-  if (!relays_.count(name)) {
-    const RelayConfig* rc = config_.find_relay(name);
-    relays_[name] = std::make_unique<RelayClient>(
-        io_, RelayClientOptions{rc->address}, secret_,
-        RelayClient::Callbacks{
-            .on_packet = [this](const dataplane::PublicKey& src,
-                                std::span<const uint8_t> b) { on_relay_packet(src, b); },
-            .on_peer_gone = {},
-            .on_state = [this](bool) { on_relay_state(); },
-        });
-  }
+  add_relay(*config_.find_relay(name));
   peers_.push_back(std::make_unique<Peer>(key, pseudo_endpoint(uint32_t(peers_.size() + 1)),
                                           nat::PeerPath(policy, static_endpoint), secret_, name));
   return peers_.back()->pseudo;
 }
 
+void NatTraversal::add_relay(const RelayConfig& r) {
+  if (relays_.count(r.name)) return;
+  relays_[r.name] = std::make_unique<RelayClient>(
+      io_, RelayClientOptions{.address = r.address, .tls = r.tls, .ca_file = r.ca_file}, secret_,
+      RelayClient::Callbacks{
+          .on_packet = [this](const dataplane::PublicKey& src,
+                              std::span<const uint8_t> b) { on_relay_packet(src, b); },
+          .on_peer_gone = {},
+          .on_state = [this](bool) { on_relay_state(); },
+      });
+}
+
 void NatTraversal::start() {
-  // The home relay always, so that peers can reach this node.
-  if (!relays_.count(config_.home().name)) {
-    relays_[config_.home().name] = std::make_unique<RelayClient>(
-        io_, RelayClientOptions{config_.home().address}, secret_,
-        RelayClient::Callbacks{
-            .on_packet = [this](const dataplane::PublicKey& src,
-                                std::span<const uint8_t> b) { on_relay_packet(src, b); },
-            .on_peer_gone = {},
-            .on_state = [this](bool) { on_relay_state(); },
+  add_relay(config_.home());  // always, so that peers can reach this node
+  for (auto& [_, r] : relays_) r->start();
+  if (config_.port_mapping) {
+    // The mapper's thread reports here, on the node's thread.
+    port_mapper_ = std::make_unique<PortMapper>(
+        port_, [this, alive = alive_](std::optional<PortMapping> m) {
+          asio::post(io_, [this, alive, m] {
+            if (!*alive) return;
+            port_mapping_ = m;
+            update_hard_nat();
+            refresh_candidates(platform::MonoClock::now());
+            reschedule();
+          });
         });
   }
-  for (auto& [_, r] : relays_) r->start();
   const auto now = platform::MonoClock::now();
   // Candidates are announced once the first STUN answers (or silence) tell our mapping.
   start_stun(now);
@@ -319,8 +325,9 @@ void NatTraversal::start_stun(platform::TimePoint now) {
 void NatTraversal::refresh_candidates(platform::TimePoint now) {
   std::vector<platform::Endpoint> c;
   for (const auto& ip : local_addresses(cb_.tunnel_interface)) c.push_back({ip, port_});
-  if (stun_mapped_ && std::find(c.begin(), c.end(), *stun_mapped_) == c.end()) {
-    c.insert(c.begin(), *stun_mapped_);
+  for (const auto& mapped : {stun_mapped_, port_mapping_ ? std::optional(port_mapping_->external)
+                                                           : std::nullopt}) {
+    if (mapped && std::find(c.begin(), c.end(), *mapped) == c.end()) c.insert(c.begin(), *mapped);
   }
   if (c.size() > nat::kDiscoMaxEndpoints) c.resize(nat::kDiscoMaxEndpoints);
   if (c == candidates_) return;
@@ -335,19 +342,29 @@ void NatTraversal::refresh_candidates(platform::TimePoint now) {
   }
 }
 
+void NatTraversal::update_hard_nat() {
+  hard_nat_ = stun_varies_ && !port_mapping_;
+  for (auto& p : peers_) p->path.set_local_hard_nat(hard_nat_);
+}
+
+std::optional<PortMapStatus> NatTraversal::port_mapping() const {
+  if (!port_mapping_) return std::nullopt;
+  return PortMapStatus{std::string(to_string(port_mapping_->protocol)), port_mapping_->external};
+}
+
 void NatTraversal::on_timer() {
   const auto now = platform::MonoClock::now();
   if (stun_) {
     for (const auto& s : stun_->poll(now)) cb_.send_udp(s.bytes, s.to, 0);
     if (stun_->done(now)) {
       stun_mapped_ = stun_->mapped();
-      const bool hard = stun_->varies_by_destination().value_or(false);
-      if (hard != hard_nat_) {
+      const bool varies = stun_->varies_by_destination().value_or(false);
+      if (varies != stun_varies_) {
         fmt::print(stderr, "qvpn: {}: {} NAT (STUN mapping {} by destination)\n",
-                   cb_.tunnel_interface, hard ? "hard" : "easy", hard ? "varies" : "does not vary");
+                   cb_.tunnel_interface, varies ? "hard" : "easy", varies ? "varies" : "does not vary");
       }
-      hard_nat_ = hard;
-      for (auto& p : peers_) p->path.set_local_hard_nat(hard_nat_);
+      stun_varies_ = varies;
+      update_hard_nat();
       stun_.reset();
       refresh_candidates(now);
     }

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/config.h"
+#include "core/port_mapper.h"
 #include "core/relay_client.h"
 #include "dataplane/keys.h"
 #include "nat/disco.h"
@@ -46,6 +47,11 @@ struct PeerPathStatus {
   std::string reason;           // why not direct
   std::optional<platform::Duration> rtt;
   size_t candidates = 0;
+};
+
+struct PortMapStatus {
+  std::string protocol;  // "pcp", "nat-pmp", "upnp"
+  platform::Endpoint external;
 };
 
 struct RelayStatus {
@@ -96,6 +102,7 @@ class NatTraversal {
 
   const NatCounters& counters() const { return counters_; }
   std::vector<RelayStatus> relays() const;
+  std::optional<PortMapStatus> port_mapping() const;
   std::optional<PeerPathStatus> path_of(const dataplane::PublicKey& key) const;
   // The endpoint `wg show` should print for a pseudo endpoint.
   std::optional<platform::Endpoint> shown_endpoint(const platform::Endpoint& pseudo) const;
@@ -108,6 +115,7 @@ class NatTraversal {
   Peer* peer_of(const dataplane::PublicKey& key);
   Peer* peer_of_pseudo(const platform::Endpoint& ep);
   RelayClient* relay_of(const Peer& p) const;
+  void add_relay(const RelayConfig& relay);
   void on_relay_packet(const dataplane::PublicKey& src, std::span<const uint8_t> bytes);
   void on_relay_state();
   void handle_disco(std::span<const uint8_t> bytes, std::optional<platform::Endpoint> from);
@@ -115,6 +123,7 @@ class NatTraversal {
   void poll_peer(Peer& p, platform::TimePoint now);
   void start_stun(platform::TimePoint now);
   void refresh_candidates(platform::TimePoint now);
+  void update_hard_nat();
   void on_timer();
   void reschedule();
 
@@ -130,7 +139,10 @@ class NatTraversal {
   std::optional<nat::StunProbe> stun_;
   platform::TimePoint next_stun_{};
   std::optional<platform::Endpoint> stun_mapped_;
-  bool hard_nat_ = false;
+  bool stun_varies_ = false;
+  bool hard_nat_ = false;  // the STUN mapping varies, and no port mapping helps
+  std::unique_ptr<PortMapper> port_mapper_;
+  std::optional<PortMapping> port_mapping_;
   std::vector<platform::Endpoint> candidates_;
   uint8_t generation_ = 0;  // of candidates_
   std::vector<std::unique_ptr<PendingPing>> pings_;

@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 #include <sodium.h>
 
+#include <asio/ssl.hpp>
 #include <cstring>
 
 #include "core/relay_stream.h"
@@ -17,10 +18,16 @@ namespace {
 using Clock = std::chrono::steady_clock;
 using nat::RelayFrame;
 
+// How long a connection may take for its TLS handshake and HTTP head, and then for its
+// ClientHello: slow clients hold a socket and memory, so they are cut off.
 constexpr auto kHandshakeTimeout = std::chrono::seconds(10);
 constexpr auto kKeepAliveInterval = std::chrono::seconds(30);
 constexpr auto kPeerGoneInterval = std::chrono::seconds(1);
 constexpr size_t kMaxPeerGoneMemory = 1024;
+// Connections still in their handshake, beyond max_clients: each costs a socket and buffers
+// for up to 2 * kHandshakeTimeout, so their number is bounded too.
+constexpr size_t kMaxUnauthenticated = 1024;
+constexpr auto kAcceptRetry = std::chrono::milliseconds(100);
 
 std::string http_response(std::string_view status, std::string_view type, std::string_view body) {
   return fmt::format(
@@ -30,6 +37,30 @@ std::string http_response(std::string_view status, std::string_view type, std::s
 
 std::span<const uint8_t> bytes_of(std::string_view s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+std::shared_ptr<asio::ssl::context> server_tls(const RelayServerOptions& o) {
+  if (o.tls_cert.empty() != o.tls_key.empty()) {
+    throw std::runtime_error("TLS needs both a certificate and its key");
+  }
+  if (o.tls_cert.empty()) return nullptr;
+  auto ctx = std::make_shared<asio::ssl::context>(asio::ssl::context::tls_server);
+  ctx->set_options(asio::ssl::context::default_workarounds | asio::ssl::context::no_sslv2 |
+                   asio::ssl::context::no_sslv3 | asio::ssl::context::no_tlsv1 |
+                   asio::ssl::context::no_tlsv1_1);
+  try {
+    ctx->use_certificate_chain_file(o.tls_cert.string());
+  } catch (const std::system_error& e) {
+    throw std::runtime_error(
+        fmt::format("{}: cannot load the certificate: {}", o.tls_cert.string(), e.what()));
+  }
+  try {
+    ctx->use_private_key_file(o.tls_key.string(), asio::ssl::context::pem);
+  } catch (const std::system_error& e) {
+    throw std::runtime_error(
+        fmt::format("{}: cannot load the key: {}", o.tls_key.string(), e.what()));
+  }
+  return ctx;
 }
 
 }  // namespace
@@ -42,35 +73,36 @@ size_t RelayServer::KeyHash::operator()(const dataplane::PublicKey& k) const {
 
 class RelayServer::Connection : public std::enable_shared_from_this<Connection> {
  public:
-  Connection(RelayServer& server, asio::ip::tcp::socket socket)
+  Connection(RelayServer& server, asio::ip::tcp::socket socket, const RelayTls* tls)
       : server_(&server),
-        stream_(std::make_shared<RelayStream>(std::move(socket), server.options_.queue_bytes)),
+        stream_(std::make_shared<RelayStream>(std::move(socket), server.options_.queue_bytes, tls)),
         timer_(server.io_),
         tokens_(static_cast<double>(server.options_.rate_burst_bytes)) {}
 
+  // The server's connections_ owns this; the stream's callbacks hold it only weakly (no
+  // cycle), and each call keeps it alive while it runs, even if it ends the connection.
   void start() {
-    auto self = shared_from_this();
+    auto weak = weak_from_this();
     stream_->start({
-        .on_head = [self](std::string_view head) { return self->on_head(head); },
-        .on_frame = [self](uint8_t type, std::span<const uint8_t> p) { self->on_frame(type, p); },
-        .on_protocol_error =
-            [self](std::string_view) {
-              if (!self->server_) return;
-              if (self->phase_ == Phase::kHttp) {
-                ++self->server_->counters_.http_rejected;
-              } else {
-                ++self->server_->counters_.frames_rejected;
-                self->send_close("protocol error");
-              }
+        .on_head =
+            [weak](std::string_view head) {
+              const auto self = weak.lock();
+              return self && self->on_head(head);
             },
-        .on_closed = [self] { self->on_closed(); },
+        .on_frame =
+            [weak](uint8_t type, std::span<const uint8_t> p) {
+              if (const auto self = weak.lock()) self->on_frame(type, p);
+            },
+        .on_error =
+            [weak](RelayStream::Error e) {
+              if (const auto self = weak.lock()) self->on_error(e);
+            },
+        .on_closed =
+            [weak] {
+              if (const auto self = weak.lock()) self->on_closed();
+            },
     });
-    timer_.expires_after(kHandshakeTimeout);
-    timer_.async_wait([weak = weak_from_this()](asio::error_code ec) {
-      auto self = weak.lock();
-      if (ec || !self || self->phase_ == Phase::kReady) return;
-      self->stream_->close();
-    });
+    arm_timeout();
   }
 
   // The server is going away: close without touching it.
@@ -81,6 +113,7 @@ class RelayServer::Connection : public std::enable_shared_from_this<Connection> 
 
   // A packet from `src` for this client.
   void deliver(const dataplane::PublicKey& src, std::span<const uint8_t> packet) {
+    sent_since_keepalive_ = true;
     if (stream_->write_frame(RelayFrame::kRecvPacket, {src.bytes, packet})) {
       ++server_->counters_.packets_forwarded;
       server_->counters_.bytes_forwarded += packet.size();
@@ -94,12 +127,45 @@ class RelayServer::Connection : public std::enable_shared_from_this<Connection> 
     stream_->close_after_writes();
   }
 
+  // Every 30 s: a KeepAlive unless packets went to the client since the last one.
   void keepalive() {
-    if (phase_ == Phase::kReady) stream_->write_frame(RelayFrame::kKeepAlive, {});
+    if (phase_ == Phase::kReady && !sent_since_keepalive_) {
+      stream_->write_frame(RelayFrame::kKeepAlive, {});
+    }
+    sent_since_keepalive_ = false;
   }
 
  private:
   enum class Phase { kHttp, kHello, kReady };
+
+  // Until ready, each phase (TLS and HTTP head; ClientHello) has kHandshakeTimeout.
+  void arm_timeout() {
+    timer_.expires_after(kHandshakeTimeout);
+    timer_.async_wait([weak = weak_from_this()](asio::error_code ec) {
+      auto self = weak.lock();
+      if (ec || !self || !self->server_ || self->phase_ == Phase::kReady) return;
+      auto& c = self->server_->counters_;
+      ++(self->phase_ == Phase::kHttp ? c.http_rejected : c.auth_failures);
+      self->stream_->close();
+    });
+  }
+
+  void on_error(RelayStream::Error e) {
+    if (!server_) return;
+    auto& c = server_->counters_;
+    switch (e) {
+      case RelayStream::Error::kTls:
+        ++c.tls_failures;
+        return;
+      case RelayStream::Error::kBadHead:
+        ++c.http_rejected;
+        return;
+      case RelayStream::Error::kFrameTooLarge:
+        ++c.frames_rejected;
+        send_close("protocol error");
+        return;
+    }
+  }
 
   bool on_head(std::string_view text) {
     const auto head = nat::parse_http_head(text, true);
@@ -112,7 +178,8 @@ class RelayServer::Connection : public std::enable_shared_from_this<Connection> 
     if (!head) return reject("400 Bad Request");
     if (head->first != "GET") return reject("405 Method Not Allowed");
     if (head->second == "/healthz") {
-      stream_->write_raw(http_response("200 OK", "application/json", server_->health().dump() + "\n"));
+      stream_->write_raw(
+          http_response("200 OK", "application/json", server_->health().dump() + "\n"));
       stream_->close_after_writes();
       return false;
     }
@@ -133,6 +200,7 @@ class RelayServer::Connection : public std::enable_shared_from_this<Connection> 
     randombytes_buf(hello_.challenge.data(), hello_.challenge.size());
     stream_->write_frame(RelayFrame::kServerHello, {nat::server_hello_payload(hello_)});
     phase_ = Phase::kHello;
+    arm_timeout();
     return true;
   }
 
@@ -163,7 +231,8 @@ class RelayServer::Connection : public std::enable_shared_from_this<Connection> 
         return;
       }
       case RelayFrame::kPing:
-        if (payload.size() == 8) stream_->write_frame(RelayFrame::kPong, {payload});
+        if (payload.size() == nat::kRelayPingSize)
+          stream_->write_frame(RelayFrame::kPong, {payload});
         return;
       case RelayFrame::kClose:
         stream_->close();
@@ -256,6 +325,7 @@ class RelayServer::Connection : public std::enable_shared_from_this<Connection> 
   double tokens_;
   Clock::time_point last_refill_ = Clock::now();
   std::unordered_map<dataplane::PublicKey, Clock::time_point, KeyHash> gone_sent_;
+  bool sent_since_keepalive_ = false;
 };
 
 RelayServer::RelayServer(asio::io_context& io, RelayServerOptions options)
@@ -263,7 +333,9 @@ RelayServer::RelayServer(asio::io_context& io, RelayServerOptions options)
       options_(std::move(options)),
       secret_(options_.key ? *options_.key : dataplane::generate_private_key()),
       public_key_(dataplane::public_key_of(secret_)),
+      tls_(server_tls(options_)),
       acceptor_(io),
+      accept_timer_(io),
       keepalive_timer_(io) {
   options_.key.reset();
   const asio::ip::tcp::endpoint ep(asio::ip::make_address(options_.listen.ip.to_string()),
@@ -272,6 +344,7 @@ RelayServer::RelayServer(asio::io_context& io, RelayServerOptions options)
   acceptor_.set_option(asio::ip::tcp::acceptor::reuse_address(true));
   acceptor_.bind(ep);
   acceptor_.listen(1024);
+  if (options_.stun_port) stun_.emplace(io, options_.stun_port);
   accept();
   keepalive();
 }
@@ -280,6 +353,7 @@ RelayServer::~RelayServer() {
   asio::error_code ec;
   acceptor_.close(ec);
   keepalive_timer_.cancel();
+  accept_timer_.cancel();
   auto all = std::move(connections_);
   connections_.clear();
   clients_.clear();
@@ -289,9 +363,22 @@ RelayServer::~RelayServer() {
 void RelayServer::accept() {
   acceptor_.async_accept([this](asio::error_code ec, asio::ip::tcp::socket socket) {
     if (ec == asio::error::operation_aborted) return;
-    if (!ec) {
-      ++counters_.connections;
-      auto c = std::make_shared<Connection>(*this, std::move(socket));
+    if (ec) {
+      // Out of descriptors or memory: try again later instead of spinning.
+      accept_timer_.expires_after(kAcceptRetry);
+      accept_timer_.async_wait([this](asio::error_code e) {
+        if (!e) accept();
+      });
+      return;
+    }
+    ++counters_.connections;
+    if (connections_.size() >= options_.max_clients + kMaxUnauthenticated) {
+      ++counters_.clients_rejected_full;
+      asio::error_code ignored;
+      socket.close(ignored);
+    } else {
+      const RelayTls tls{tls_, true, {}};
+      auto c = std::make_shared<Connection>(*this, std::move(socket), tls_ ? &tls : nullptr);
       connections_[c.get()] = c;
       c->start();
     }
@@ -319,13 +406,15 @@ nlohmann::json RelayServer::health() const {
       {"auth_failures", counters_.auth_failures},
       {"frames_rejected", counters_.frames_rejected},
       {"http_rejected", counters_.http_rejected},
+      {"tls_failures", counters_.tls_failures},
       {"clients_rejected_full", counters_.clients_rejected_full},
       {"clients_replaced", counters_.clients_replaced},
       {"uptime_seconds",
        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::steady_clock::now() - started_)
            .count()},
   };
-  if (extra_health_) j.update(extra_health_());
+  j["stun_requests"] = stun_ ? stun_->requests() : 0;
+  j["stun_rejected"] = stun_ ? stun_->rejected() : 0;
   return j;
 }
 

@@ -69,6 +69,9 @@ const char* kind_name(PeerPathStatus::Kind k) {
 std::string paths_text(Node& node) {
   nlohmann::json j = {{"relays", nlohmann::json::array()}, {"peers", nlohmann::json::array()}};
   if (NatTraversal* nat = node.nat()) {
+    if (const auto m = nat->port_mapping()) {
+      j["port_mapping"] = {{"protocol", m->protocol}, {"external", m->external.to_string()}};
+    }
     for (const auto& r : nat->relays()) {
       j["relays"].push_back({{"name", r.name},
                              {"address", r.address},

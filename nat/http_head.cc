@@ -71,7 +71,11 @@ std::optional<HttpHead> parse_http_head(std::string_view head, bool request) {
   if (version != "HTTP/1.1" && version != "HTTP/1.0") return std::nullopt;
   const std::string& word = request ? h.first : h.second;
   if (word.empty() || !std::all_of(word.begin(), word.end(), is_token_char)) return std::nullopt;
-  if (request ? h.second.empty() : h.second.size() != 3) return std::nullopt;
+  if (request ? h.second.empty()
+              : h.second.size() != 3 || !std::all_of(h.second.begin(), h.second.end(),
+                                                     [](char c) { return c >= '0' && c <= '9'; })) {
+    return std::nullopt;
+  }
   while (!head.empty()) {
     const size_t line_end = head.find("\r\n");
     const std::string_view line = head.substr(0, line_end);

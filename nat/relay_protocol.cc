@@ -26,15 +26,21 @@ size_t RelayFrameReader::feed(std::span<const uint8_t> bytes) {
     buf_.erase(buf_.begin(), buf_.begin() + static_cast<ptrdiff_t>(consumed_));
     consumed_ = 0;
   }
-  // Take no more than completes the frame being read, so the buffer stays bounded.
-  size_t want = kRelayFrameHeader;
+  // Take no more than completes the frame being read (the header, then its payload, or one
+  // byte past the limit), so the buffer stays bounded.
+  const auto take_up_to = [&](size_t want) {
+    const size_t take = std::min(bytes.size(), want > buf_.size() ? want - buf_.size() : 0);
+    buf_.insert(buf_.end(), bytes.begin(), bytes.begin() + static_cast<ptrdiff_t>(take));
+    bytes = bytes.subspan(take);
+    return take;
+  };
+  size_t taken = take_up_to(kRelayFrameHeader);
   if (buf_.size() >= kRelayFrameHeader) {
-    const size_t len = size_t(buf_[1]) << 24 | size_t(buf_[2]) << 16 | size_t(buf_[3]) << 8 | buf_[4];
-    want += std::min(len, kMaxRelayPayload + 1);
+    const size_t len =
+        size_t(buf_[1]) << 24 | size_t(buf_[2]) << 16 | size_t(buf_[3]) << 8 | buf_[4];
+    taken += take_up_to(kRelayFrameHeader + std::min(len, kMaxRelayPayload + 1));
   }
-  const size_t take = std::min(bytes.size(), want > buf_.size() ? want - buf_.size() : 0);
-  buf_.insert(buf_.end(), bytes.begin(), bytes.begin() + static_cast<ptrdiff_t>(take));
-  return take;
+  return taken;
 }
 
 RelayFrameReader::Status RelayFrameReader::next(Frame& frame) {
@@ -74,9 +80,8 @@ std::vector<uint8_t> client_hello_payload(const ServerHello& hello,
   std::copy(client_public.bytes.begin(), client_public.bytes.end(), p.begin() + 1);
   uint8_t* nonce = p.data() + 33;
   randombytes_buf(nonce, crypto_box_NONCEBYTES);
-  if (crypto_box_easy(nonce + crypto_box_NONCEBYTES, hello.challenge.data(),
-                      hello.challenge.size(), nonce, hello.server_key.bytes.data(),
-                      client_secret.span().data()) != 0) {
+  if (crypto_box_easy(nonce + crypto_box_NONCEBYTES, hello.challenge.data(), hello.challenge.size(),
+                      nonce, hello.server_key.bytes.data(), client_secret.span().data()) != 0) {
     // A server key of low order: no proof is possible, and the server will say so.
     std::fill(p.begin() + 33, p.end(), 0);
   }
@@ -106,6 +111,15 @@ std::optional<KeyedPayload> parse_keyed(std::span<const uint8_t> payload, size_t
   std::copy_n(payload.begin(), 32, k.key.bytes.begin());
   k.rest = payload.subspan(32);
   return k;
+}
+
+std::string parse_close(std::span<const uint8_t> payload) {
+  std::string reason(reinterpret_cast<const char*>(payload.data()),
+                     std::min(payload.size(), kMaxCloseReason));
+  for (char& c : reason) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = '?';
+  }
+  return reason;
 }
 
 }  // namespace qvpn::nat

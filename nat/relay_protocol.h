@@ -7,6 +7,7 @@
 // SendPacket(destination key, bytes) and arrive as RecvPacket(source key, bytes).
 #include <array>
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <span>
 #include <string>
@@ -34,26 +35,32 @@ enum class RelayFrame : uint8_t {
   kPeerGone = 0x07,     // key (32) | reason (1)
   kPing = 0x08,         // 8 bytes, echoed in a Pong
   kPong = 0x09,
-  kClose = 0x0A,        // reason (UTF-8, at most 256 bytes)
+  kClose = 0x0A,  // reason (UTF-8, at most 256 bytes)
 };
 
 inline constexpr uint8_t kPeerGoneNotHere = 1;
 inline constexpr size_t kMaxCloseReason = 256;
+inline constexpr size_t kRelayPingSize = 8;
 
 // Appends one frame; the payload is the concatenation of the parts.
 void append_relay_frame(std::vector<uint8_t>& out, RelayFrame type,
                         std::initializer_list<std::span<const uint8_t>> parts);
 
-// Splits a byte stream into frames. Holds at most one frame; a length over the limit is
-// an error that ends the connection.
+// Splits a byte stream into frames. Holds at most one frame (kRelayFrameHeader +
+// kMaxRelayPayload bytes); a length over the limit is an error that ends the connection.
+// Frame types are not checked here: unknown ones are skipped by the caller. Use:
+//   while (!bytes.empty()) {
+//     bytes = bytes.subspan(reader.feed(bytes));
+//     while (reader.next(frame) == Status::kFrame) handle(frame);   // then check kTooLarge
+//   }
 class RelayFrameReader {
  public:
   struct Frame {
     uint8_t type;
-    std::span<const uint8_t> payload;  // valid until the next call
+    std::span<const uint8_t> payload;  // valid until the next feed()
   };
   enum class Status { kFrame, kNeedMore, kTooLarge };
-  // Takes bytes; returns how many were consumed (all of them unless a frame is complete).
+  // Takes bytes up to the end of the frame being read; returns how many it took.
   size_t feed(std::span<const uint8_t> bytes);
   // The next complete frame, if any.
   Status next(Frame& frame);
@@ -86,5 +93,9 @@ struct KeyedPayload {
 };
 std::optional<KeyedPayload> parse_keyed(std::span<const uint8_t> payload, size_t min_rest,
                                         size_t max_rest);
+
+// A Close frame's reason, fit for a log line: at most kMaxCloseReason bytes, control
+// characters replaced by '?'.
+std::string parse_close(std::span<const uint8_t> payload);
 
 }  // namespace qvpn::nat

@@ -6,7 +6,8 @@
 #          insists; the lab has no route off the machine)
 #   rN     node N's home router: WAN 44.N.0.2/24 towards inet (44.N.0.1), LAN 192.168.N.1/24,
 #          iptables NAT on the WAN: "easy" = MASQUERADE (endpoint-independent mapping),
-#          "hard" = MASQUERADE --random-fully (a new port per destination)
+#          "hard" = MASQUERADE --random-fully (a new port per destination), "upnp" = that
+#          hard NAT plus the real miniupnpd (UPnP IGD, NAT-PMP, PCP) on the LAN
 #   nN     node N's LAN namespace, 192.168.N.2/24, running `qvpn up` with tunnel address
 #          10.77.0.N; a second node on the same LAN (natlab_lan_node) is 192.168.N.3
 # Packets between two routers cross inet, one router hop, as LAB-NOTES.md requires for
@@ -47,9 +48,47 @@ natlab_router() {
   ip -n "$node" route add default via "192.168.$n.1" || fail "default route in $node"
   ip netns exec "$r" sysctl -qw net.ipv4.ip_forward=1
   local -a masq=(-t nat -A POSTROUTING -o "${NL_WAN[$n]}" -j MASQUERADE)
-  [[ $kind == hard ]] && masq+=(--random-fully)
-  ip netns exec "$r" iptables "${masq[@]}" || fail "NAT on $r"
+  [[ $kind != easy ]] && masq+=(--random-fully)
+  if [[ $kind == upnp ]]; then
+    natlab_miniupnpd "$n" "${masq[@]}"
+  else
+    ip netns exec "$r" iptables "${masq[@]}" || fail "NAT on $r"
+  fi
   NL_NS[$n]=$node
+}
+
+# natlab_miniupnpd N MASQUERADE-RULE...: miniupnpd on router N (LAB-NOTES.md). It writes its
+# rules with iptables-legacy, so its chains are made there, and the hard NAT goes there too,
+# after miniupnpd's POSTROUTING chain: then a mapped port keeps its number on the way out
+# (miniupnpd adds a MASQUERADE --to-ports for it), which an nft rule would take first.
+natlab_miniupnpd() {
+  local n=$1 r="$LAB_PREFIX-r$1" wan=${NL_WAN[$1]} conf="$LAB_TMP/miniupnpd$1.conf"
+  shift
+  need_cmd miniupnpd miniupnpd-iptables
+  need_cmd iptables-legacy iptables
+  local -a ipt=(ip netns exec "$r" iptables-legacy)
+  "${ipt[@]}" -t nat -N MINIUPNPD &&
+    "${ipt[@]}" -t nat -A PREROUTING -i "$wan" -j MINIUPNPD &&
+    "${ipt[@]}" -t filter -N MINIUPNPD &&
+    "${ipt[@]}" -t filter -A FORWARD -i "$wan" ! -o "$wan" -j MINIUPNPD &&
+    "${ipt[@]}" -t nat -N MINIUPNPD-POSTROUTING &&
+    "${ipt[@]}" -t nat -I POSTROUTING -o "$wan" -j MINIUPNPD-POSTROUTING &&
+    "${ipt[@]}" "$@" || fail "miniupnpd's chains on $r"
+  cat >"$conf" <<CONF
+ext_ifname=$wan
+listening_ip=br0
+port=5000
+enable_natpmp=yes
+enable_upnp=yes
+secure_mode=yes
+system_uptime=yes
+uuid=3d3cec3a-8cf0-11e0-98ee-00000000000$n
+allow 1024-65535 192.168.$n.0/24 1024-65535
+deny 0-65535 0.0.0.0/0 0-65535
+CONF
+  bg_run "miniupnpd$n" ip netns exec "$r" miniupnpd -f "$conf" -d -P "$LAB_TMP/miniupnpd$n.pid"
+  sleep 0.5
+  lab_alive "$BG_PID" || fail "miniupnpd did not start: $(cat "$LAB_TMP/miniupnpd$n.log")"
 }
 
 # natlab_lan_node N M: node M joins node N's LAN as 192.168.N.M (behind the same router).
@@ -169,4 +208,19 @@ natlab_wait_path() {
 # natlab_ping N PEER: the tunnel works from node N to PEER (ICMP over the tunnel, 10 s).
 natlab_ping() {
   ping_until "${NL_NS[$1]}" "10.77.0.$2" 10 || fail "no ping over the tunnel from node $1 to 10.77.0.$2"
+}
+
+# natlab_pair KIND1 KIND2: the usual lab — nodes 1 and 2 behind routers of those kinds, the
+# relay, each node the other's only peer, both up and the tunnel carrying traffic.
+natlab_pair() {
+  natlab_init
+  natlab_router 1 "$1"
+  natlab_router 2 "$2"
+  natlab_relay_start
+  natlab_keys 1 2
+  natlab_config 1 2
+  natlab_config 2 1
+  natlab_node 1
+  natlab_node 2
+  natlab_ping 1 2
 }

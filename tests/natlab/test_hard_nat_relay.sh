@@ -4,17 +4,7 @@
 set -uo pipefail
 # shellcheck source=tests/natlab/natlab.sh
 source "$(dirname "$0")/natlab.sh"
-natlab_init
-natlab_router 1 hard
-natlab_router 2 hard
-natlab_relay_start
-natlab_keys 1 2
-natlab_config 1 2
-natlab_config 2 1
-natlab_node 1
-natlab_node 2
-
-natlab_ping 1 2
+natlab_pair hard hard
 assert_eq "node 1's path to node 2" relay "$(natlab_path 1 2)"
 sleep 6  # long enough for any direct path to have been proven
 assert_eq "still relayed after the punching window" relay "$(natlab_path 1 2)"

@@ -5,16 +5,7 @@
 set -uo pipefail
 # shellcheck source=tests/natlab/natlab.sh
 source "$(dirname "$0")/natlab.sh"
-natlab_init
-natlab_router 1 hard
-natlab_router 2 hard
-natlab_relay_start
-natlab_keys 1 2
-natlab_config 1 2
-natlab_config 2 1
-natlab_node 1
-natlab_node 2
-natlab_ping 1 2
+natlab_pair hard hard
 hostile=$(dirname "$0")/hostile.py
 
 assert_cmd "hostile relay clients" ip netns exec "${NL_NS[1]}" timeout 30 "$LAB_PY" "$hostile" relay 44.0.0.1 8443

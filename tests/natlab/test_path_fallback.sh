@@ -5,16 +5,7 @@
 set -uo pipefail
 # shellcheck source=tests/natlab/natlab.sh
 source "$(dirname "$0")/natlab.sh"
-natlab_init
-natlab_router 1 easy
-natlab_router 2 easy
-natlab_relay_start
-natlab_keys 1 2
-natlab_config 1 2
-natlab_config 2 1
-natlab_node 1
-natlab_node 2
-natlab_ping 1 2
+natlab_pair easy easy
 natlab_wait_path 1 2 direct 5
 log "time to direct: $NL_WAITED s"
 

@@ -30,8 +30,9 @@ void set_length(std::vector<uint8_t>& m) {
 
 // A Binding request with the given attribute bytes and no FINGERPRINT.
 std::vector<uint8_t> request_with(std::vector<uint8_t> attrs) {
-  std::vector<uint8_t> m = {0, 1, 0, 0, 0x21, 0x12, 0xa4, 0x42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
-  m.insert(m.end(), attrs.begin(), attrs.end());
+  const uint8_t header[] = {0, 1, 0, 0, 0x21, 0x12, 0xa4, 0x42, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12};
+  attrs.insert(attrs.begin(), std::begin(header), std::end(header));
+  std::vector<uint8_t> m = std::move(attrs);
   set_length(m);
   return m;
 }
