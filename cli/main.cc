@@ -18,7 +18,8 @@ constexpr std::string_view kUsage = R"(Usage: qvpn COMMAND [ARGS]
   ping PEER [-c N] [--json]
                          disco ping a peer through its running node: round trip and path
   netcheck [-c FILE] [--json]
-                         UDP, STUN mappings, hard or easy NAT, and relay round trips
+                         UDP, STUN mappings, hard or easy NAT, port-mapping protocols
+                         and relay round trips
   genkey                 print a new private key (base64), as `wg genkey`
   pubkey                 read a private key on stdin, print its public key, as `wg pubkey`
   relay serve [--listen ADDR:PORT] [--stun-port N] [--tls-cert FILE --tls-key FILE]

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "core/config.h"
+#include "core/port_mapper.h"
 #include "core/relay_client.h"
 #include "core/uapi_client.h"
 #include "dataplane/x25519.h"
@@ -160,6 +161,9 @@ int cmd_netcheck(const Args& args) {
     }
   }
 
+  // Which port-mapping protocols the gateway speaks (asked together, nothing mapped).
+  const core::PortMapAnswers mapping = core::probe_port_mapping(socket.local_port());
+
   // Each relay's round trip, over its own protocol, with a throwaway key.
   asio::io_context io;
   const auto throwaway = dataplane::generate_private_key();
@@ -200,6 +204,11 @@ int cmd_netcheck(const Args& args) {
       {"ipv6", v6},
       {"mapped_endpoint", probe.mapped() ? nlohmann::json(probe.mapped()->to_string()) : nlohmann::json()},
       {"mapping_varies_by_destination", varies ? nlohmann::json(*varies) : nlohmann::json()},
+      {"port_mapping",
+       {{"upnp", mapping.upnp},
+        {"natpmp", mapping.natpmp},
+        {"pcp", mapping.pcp},
+        {"gateway", mapping.gateway ? nlohmann::json(mapping.gateway->to_string()) : nlohmann::json()}}},
       {"stun", stun},
       {"relays", relays},
   };
@@ -214,6 +223,9 @@ int cmd_netcheck(const Args& args) {
              !varies ? "unknown (fewer than two STUN servers answered)"
                      : *varies ? "yes (hard NAT: direct paths need port mapping or the relay)"
                                : "no");
+  fmt::print("port mapping: UPnP {}, NAT-PMP {}, PCP {} (gateway {})\n", mapping.upnp ? "yes" : "no",
+             mapping.natpmp ? "yes" : "no", mapping.pcp ? "yes" : "no",
+             mapping.gateway ? mapping.gateway->to_string() : "none");
   for (const auto& r : stun) {
     fmt::print("  stun {}: {}\n", r["server"].get<std::string>(),
                r["mapped"].is_null() ? "no answer" : r["mapped"].get<std::string>());

@@ -13,6 +13,11 @@ natlab_wait_path 2 1 direct 5
 assert_eq "node 1 reaches node 2 at its router's WAN address" "44.2.0.2" "$(natlab_path 1 2 endpoint | cut -d: -f1)"
 assert_eq "node 2 reaches node 1 at its router's WAN address" "44.1.0.2" "$(natlab_path 2 1 endpoint | cut -d: -f1)"
 
+pong=$("$QVPN" ping "${NL_PUB[2]}" -c 2 --json) || fail "qvpn ping failed: $pong"
+assert_eq "qvpn ping: 2 replies over the direct path" "2 direct 44.2.0.2" "$("$LAB_PY" -c '
+import json, sys
+r = json.load(sys.stdin)
+print(r["received"], r["replies"][-1]["path"], r["replies"][-1]["endpoint"].split(":")[0])' <<<"$pong")"
 before=$(natlab_health bytes_forwarded)
 XFER_PORT=24101 xfer "${NL_NS[2]}" 10.77.0.2 "${NL_NS[1]}" 50000000
 after=$(natlab_health bytes_forwarded)

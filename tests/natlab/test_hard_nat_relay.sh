@@ -12,6 +12,11 @@ reason=$(natlab_path 1 2 reason)
 log "why relayed: $reason"
 [[ $reason == "both sides behind hard NAT, no port mapping" ]] || fail "unexpected reason: $reason"
 pass "status says why: $reason"
+pong=$("$QVPN" ping "${NL_PUB[2]}" -c 1 --json) || fail "qvpn ping failed: $pong"
+assert_eq "qvpn ping: a reply through the relay" "1 relay lab" "$("$LAB_PY" -c '
+import json, sys
+r = json.load(sys.stdin)
+print(r["received"], r["replies"][0]["path"], r["replies"][0]["relay"])' <<<"$pong")"
 before=$(natlab_health bytes_forwarded)
 XFER_TIMEOUT=240 XFER_PORT=24102 xfer "${NL_NS[2]}" 10.77.0.2 "${NL_NS[1]}" 100000000
 after=$(natlab_health bytes_forwarded)

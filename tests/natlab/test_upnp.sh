@@ -16,6 +16,10 @@ log "node 1: $mapping"
 rules=$(ip netns exec "$LAB_PREFIX-r1" iptables-legacy -t nat -L MINIUPNPD -n)
 grep -q "udp dpt:" <<<"$rules" || fail "miniupnpd has no UDP mapping: $rules"
 pass "miniupnpd holds the mapping: $(grep 'udp dpt:' <<<"$rules" | tr -s ' ')"
+report=$(ip netns exec "${NL_NS[1]}" timeout 20 "$QVPN" netcheck -c "$LAB_TMP/n1.toml" --json) \
+  || fail "netcheck failed: $report"
+answered=$("$LAB_PY" -c 'import json,sys; m=json.load(sys.stdin)["port_mapping"]; print(m["upnp"], m["natpmp"], m["pcp"], m["gateway"])' <<<"$report")
+assert_eq "netcheck: the gateway answers UPnP, NAT-PMP and PCP" "True True True 192.168.1.1" "$answered"
 assert_eq "node 2 reaches node 1 at its router's address" "44.1.0.2" "$(natlab_path 2 1 endpoint | cut -d: -f1)"
 XFER_PORT=24103 xfer "${NL_NS[2]}" 10.77.0.2 "${NL_NS[1]}" 20000000
 assert_eq "still direct" direct "$(natlab_path 1 2)"
