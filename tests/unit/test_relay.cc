@@ -172,15 +172,20 @@ struct Certs {
   ~Certs() { fs::remove_all(dir); }
 };
 
+// Connects two nodes' clients to the relay on `port`; true once both are through.
+bool connect_both(asio::io_context& io, uint16_t port, Node& a, Node& b) {
+  a.connect(io, port);
+  b.connect(io, port);
+  return run_until(io, [&] { return a.client->connected() && b.client->connected(); });
+}
+
 }  // namespace
 
 TEST_CASE("relay: two clients exchange packets; an absent key gets PeerGone") {
   asio::io_context io;
   RelayServer server(io, loopback());
   Node a, b;
-  a.connect(io, server.port());
-  b.connect(io, server.port());
-  REQUIRE(run_until(io, [&] { return a.client->connected() && b.client->connected(); }));
+  REQUIRE(connect_both(io, server.port(), a, b));
   CHECK(server.clients() == 2);
   CHECK(a.states == std::vector<bool>{true});
   REQUIRE(a.client->server_key());
@@ -256,9 +261,7 @@ TEST_CASE("relay: garbage, bad HTTP and oversized frames are rejected and counte
   asio::io_context io;
   RelayServer server(io, loopback());
   Node a, b;
-  a.connect(io, server.port());
-  b.connect(io, server.port());
-  REQUIRE(run_until(io, [&] { return a.client->connected() && b.client->connected(); }));
+  REQUIRE(connect_both(io, server.port(), a, b));
 
   Raw garbage(io, server.port());
   garbage.send(std::string(100, '\x07') + "\r\n\r\n");
@@ -307,9 +310,7 @@ TEST_CASE("relay: a sender over its rate loses its own packets") {
   options.queue_bytes = 64 << 10;
   RelayServer server(io, options);
   Node a, b;
-  a.connect(io, server.port());
-  b.connect(io, server.port());
-  REQUIRE(run_until(io, [&] { return a.client->connected() && b.client->connected(); }));
+  REQUIRE(connect_both(io, server.port(), a, b));
 
   const std::vector<uint8_t> packet(1000, 1);
   for (int i = 0; i < 30; ++i) REQUIRE(a.client->send(b.key, packet));
@@ -355,9 +356,7 @@ TEST_CASE("relay: max_clients holds; a second connection with the same key repla
   options.max_clients = 2;
   RelayServer server(io, options);
   Node a, b, c;
-  a.connect(io, server.port());
-  b.connect(io, server.port());
-  REQUIRE(run_until(io, [&] { return a.client->connected() && b.client->connected(); }));
+  REQUIRE(connect_both(io, server.port(), a, b));
   c.connect(io, server.port());
   REQUIRE(run_until(io, [&] { return server.counters().clients_rejected_full >= 1; }));
   CHECK(!c.client->connected());
