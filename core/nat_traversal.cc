@@ -222,7 +222,7 @@ void NatTraversal::handle_udp(std::span<const uint8_t> bytes, const platform::En
     const auto now = platform::MonoClock::now();
     if (!stun_ || !stun_->handle(bytes, from, now)) ++counters_.drop_stun_malformed;
   } else {
-    ++counters_.drop_disco_malformed;  // neither WireGuard, disco nor STUN
+    ++counters_.drop_unknown_protocol;
   }
   reschedule();
 }

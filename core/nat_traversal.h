@@ -33,6 +33,7 @@ struct NatCounters {
   uint64_t drop_disco_malformed = 0;      // a known sender's box that does not open
   uint64_t drop_disco_unknown_sender = 0;
   uint64_t drop_stun_malformed = 0;       // STUN on the port that answers nothing of ours
+  uint64_t drop_unknown_protocol = 0;     // neither WireGuard, disco nor STUN
   uint64_t drop_relay_unknown_sender = 0;
   uint64_t drop_no_path = 0;
   uint64_t relay_packets_rx = 0;

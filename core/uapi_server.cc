@@ -42,6 +42,7 @@ std::string counters_text(Node& node) {
     line("drop_disco_malformed", n.drop_disco_malformed);
     line("drop_disco_unknown_sender", n.drop_disco_unknown_sender);
     line("drop_stun_malformed", n.drop_stun_malformed);
+    line("drop_unknown_protocol", n.drop_unknown_protocol);
     line("drop_relay_unknown_sender", n.drop_relay_unknown_sender);
     line("drop_no_path", n.drop_no_path);
     line("drop_relay_send", n.drop_relay_send);

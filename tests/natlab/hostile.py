@@ -5,7 +5,8 @@
                                         oversized frame (each on its own connection)
   hostile.py stun HOST PORT             STUN requests with malformed attributes
   hostile.py disco HOST PORT PEERKEY    disco datagrams with bad boxes: from PEERKEY (a key
-                                        the node knows) and from a random key
+                                        the node knows) and from a random key; and datagrams
+                                        of no protocol at all
 Every socket operation has a timeout; the script never waits for more than a few seconds.
 """
 import base64
@@ -88,7 +89,10 @@ def disco(host, port, peer_key):
     for key in (known, os.urandom(32)):
         for _ in range(5):
             u.sendto(b"qvdisc" + key + os.urandom(24) + os.urandom(40), (host, port))
-    print("disco: sent 10")
+    # Neither WireGuard (types 1-4), disco nor STUN.
+    for _ in range(3):
+        u.sendto(b"\x55" + os.urandom(99), (host, port))
+    print("disco: sent 10, and 3 of no protocol")
 
 
 if __name__ == "__main__":
